@@ -1,0 +1,37 @@
+/** `relay365 serve`: run the relay until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
+import { createLogger } from '../log.js';
+import { startRelay } from '../relay.js';
+import { loadOrExit, EXIT, type GlobalOptions } from './context.js';
+
+export async function serve(options: GlobalOptions): Promise<void> {
+  const loaded = loadOrExit(options);
+  const log = createLogger(loaded.config.log.level);
+  log.info({ config: loaded.file ?? '(none: defaults)', store: loaded.config.store.path, node: loaded.config.node.name }, 'relay365 starting');
+  let relay;
+  try {
+    relay = await startRelay(loaded.config, log);
+  } catch (err) {
+    log.fatal({ err }, 'relay365 could not start');
+    log.flush();
+    process.exit(EXIT.software);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    relay
+      .stop()
+      .then(() => {
+        log.flush();
+        process.exit(EXIT.ok);
+      })
+      .catch((err: unknown) => {
+        log.fatal({ err }, 'shutdown failed');
+        log.flush();
+        process.exit(EXIT.software);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

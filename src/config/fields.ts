@@ -1,0 +1,74 @@
+/**
+ * Field builders for the config schema. Each one carries its own admin-readable error
+ * ("expected a number from 1 to 65535, got "587x"") so the loader can print it as is,
+ * and each accepts the forms an admin would type ("30s", "35MB") as well as plain numbers.
+ */
+import { z } from 'zod';
+
+const got = (input: unknown): string => (input === undefined ? 'nothing' : JSON.stringify(input));
+
+export function intInRange(min: number, max: number, what = 'a number') {
+  const message = (input: unknown) => `expected ${what} from ${min} to ${max}, got ${got(input)}`;
+  return z
+    .number({ error: (iss) => message(iss.input) })
+    .int({ error: (iss) => message(iss.input) })
+    .min(min, { error: (iss) => message(iss.input) })
+    .max(max, { error: (iss) => message(iss.input) });
+}
+
+export const port = () => intInRange(1, 65535);
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+
+/** A duration as "500ms", "30s", "5m", "4h", "5d" or a number of seconds; parsed to milliseconds. */
+export function duration() {
+  const message = (input: unknown) =>
+    `expected a duration such as "30s", "5m", "4h" or "5d" (or a number of seconds), got ${got(input)}`;
+  return z
+    .union([z.number().nonnegative(), z.string().regex(DURATION, { error: (iss) => message(iss.input) })], { error: (iss) => message(iss.input) })
+    .transform((value) => {
+      if (typeof value === 'number') return Math.round(value * 1000);
+      const [, amount, unit] = DURATION.exec(value.trim()) as RegExpExecArray;
+      return Math.round(Number(amount) * (DURATION_UNITS[unit as string] as number));
+    })
+    .meta({ description: 'A duration: "500ms", "30s", "5m", "4h", "5d", or a number of seconds.' });
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)$/i;
+
+/** A size as "35MB", "256KB" (binary multiples) or a number of bytes; parsed to bytes. */
+export function size() {
+  const message = (input: unknown) => `expected a size such as "35MB", "256KB" or a number of bytes, got ${got(input)}`;
+  return z
+    .union([z.number().int().nonnegative(), z.string().regex(SIZE, { error: (iss) => message(iss.input) })], { error: (iss) => message(iss.input) })
+    .transform((value) => {
+      if (typeof value === 'number') return value;
+      const [, amount, unit] = SIZE.exec(value.trim()) as RegExpExecArray;
+      return Math.round(Number(amount) * (SIZE_UNITS[(unit as string).toLowerCase()] as number));
+    })
+    .meta({ description: 'A size: "35MB", "256KB", or a number of bytes.' });
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const list = values.map((v) => `"${v}"`).join(', ');
+  return z.enum(values, { error: (iss) => `expected one of ${list}, got ${got(iss.input)}` });
+}
+
+/** Text; a number is taken as its digits (a password or user name of digits, from YAML or the environment). */
+export function text(what = 'a text') {
+  return z.preprocess(
+    (value) => (typeof value === 'number' ? String(value) : value),
+    z.string({ error: (iss) => `expected ${what}, got ${got(iss.input)}` }).min(1, { error: `expected ${what}, got an empty text` }),
+  );
+}
+
+export function bool() {
+  return z.boolean({ error: (iss) => `expected true or false, got ${got(iss.input)}` });
+}
+
+/** A host name or address to listen on or connect to. */
+export function host() {
+  return text('a host name or IP address');
+}

@@ -1,0 +1,155 @@
+/**
+ * Loading the configuration: the YAML file (relay365.yaml, or --config / RELAY365_CONFIG),
+ * then RELAY365_* environment overrides, then validation. Any mistake stops start-up with
+ * every problem listed as "<file or variable>: <key path>: <what is wrong>".
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { applyEnvOverrides, type EnvOverride } from './env.js';
+import { ConfigError, toProblems } from './problems.js';
+import { configSchema, type Config } from './schema.js';
+
+export { ConfigError } from './problems.js';
+
+export const DEFAULT_CONFIG_FILE = 'relay365.yaml';
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when none exists and defaults (plus environment) apply. */
+  file: string | null;
+  /** What the admin wrote (file + environment), before defaults: what `config show` marks as set. */
+  input: Record<string, unknown>;
+  overrides: EnvOverride[];
+}
+
+export interface LoadOptions {
+  /** From --config; wins over RELAY365_CONFIG. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+let cachedJsonSchema: Record<string, unknown> | undefined;
+/** The JSON Schema editors use (yaml-language-server), generated from the zod schema. */
+export function configJsonSchema(): Record<string, unknown> {
+  cachedJsonSchema ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return cachedJsonSchema;
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const requested = options.path ?? env.RELAY365_CONFIG;
+  const label = requested ?? DEFAULT_CONFIG_FILE;
+  const file = resolve(cwd, label);
+
+  let input: Record<string, unknown> = {};
+  let found = false;
+  if (existsSync(file)) {
+    input = readYaml(file, label);
+    found = true;
+  } else if (requested) {
+    throw new ConfigError([`${label}: the config file does not exist (looked for ${file})`]);
+  }
+
+  const overrides = applyEnvOverrides(input, env, configJsonSchema() as never);
+  const fileLabel = found ? label : `${label} (not present; defaults)`;
+  const result = configSchema.safeParse(structuredClone(input), { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(toProblems(result.error.issues, fileLabel, overrides, (path) => knownKeysAt(path, input)));
+  }
+
+  const config = result.data;
+  const problems = crossCheck(config).map((p) => `${fileLabel}: ${p}`);
+  if (problems.length) throw new ConfigError(problems);
+
+  resolvePaths(config, found ? dirname(file) : cwd);
+  config.node.name ??= hostname();
+  return { config, file: found ? file : null, input, overrides };
+}
+
+function readYaml(file: string, label: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${label}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `${label}: line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError([`${label}: expected keys such as "listeners:" and "routes:", got ${JSON.stringify(value)}`]);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Rules that span keys, which the per-key schema cannot see. */
+function crossCheck(config: Config): string[] {
+  const problems: string[] = [];
+  const routes = Object.keys(config.routes);
+  const chosen = config.routing.default;
+  if (chosen !== undefined && !routes.includes(chosen)) {
+    problems.push(`routing.default: no route named "${chosen}" (routes: ${routes.map((r) => `"${r}"`).join(', ') || 'none'})`);
+  }
+  if (chosen === undefined && routes.length > 1) {
+    problems.push(`routing.default: required when there are several routes; name one of ${routes.map((r) => `"${r}"`).join(', ')}`);
+  }
+  if (Object.keys(config.listeners).length === 0) problems.push('listeners: at least one listener is needed');
+  for (const [name, listener] of Object.entries(config.listeners)) {
+    if (Boolean(listener.tls.cert) !== Boolean(listener.tls.key)) {
+      problems.push(`listeners.${name}.tls: cert and key go together; give both or neither`);
+    }
+  }
+  return problems;
+}
+
+function resolvePaths(config: Config, base: string): void {
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  config.store.path = at(config.store.path);
+  config.store.spool = config.store.spool ? at(config.store.spool) : resolve(dirname(config.store.path), 'spool');
+  for (const listener of Object.values(config.listeners)) {
+    if (listener.tls.cert) listener.tls.cert = at(listener.tls.cert);
+    if (listener.tls.key) listener.tls.key = at(listener.tls.key);
+  }
+  for (const route of Object.values(config.routes)) {
+    if (route.transport === 'smarthost') route.ca = route.ca.map(at);
+    if (route.transport === 'capture' && route.dir) route.dir = at(route.dir);
+  }
+}
+
+type JsonSchemaNode = { properties?: Record<string, JsonSchemaNode>; additionalProperties?: JsonSchemaNode | boolean; oneOf?: JsonSchemaNode[] };
+
+/** The keys allowed at a path, for "did you mean" suggestions. */
+function knownKeysAt(path: PropertyKey[], input: Record<string, unknown>): string[] {
+  let nodes: JsonSchemaNode[] = [configJsonSchema() as JsonSchemaNode];
+  let value: unknown = input;
+  for (const segment of path) {
+    value = (value as Record<string, unknown> | undefined)?.[String(segment)];
+    nodes = nodes.flatMap((node) => {
+      const options = [node, ...(node.oneOf ?? [])];
+      return options.flatMap((o) => {
+        const sub = o.properties?.[String(segment)] ?? (typeof o.additionalProperties === 'object' ? o.additionalProperties : undefined);
+        return sub ? [sub] : [];
+      });
+    });
+  }
+  const transport = (value as { transport?: unknown } | undefined)?.transport;
+  return nodes.flatMap((node) =>
+    [node, ...(node.oneOf ?? [])]
+      .filter((o) => !o.properties?.transport || transport === undefined || (o.properties.transport as { const?: unknown }).const === transport)
+      .flatMap((o) => Object.keys(o.properties ?? {})),
+  );
+}

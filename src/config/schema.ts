@@ -1,0 +1,129 @@
+/**
+ * The one definition of relay365's configuration: validation, defaults, the JSON Schema
+ * for editors (`relay365 config schema`) and the types the code uses all come from here.
+ * A minimal file works; every key has a safe default except what only the admin knows
+ * (a smarthost's name, for instance).
+ */
+import { z } from 'zod';
+import { bool, duration, host, intInRange, oneOf, port, size, text } from './fields.js';
+
+const tlsVersion = oneOf(['TLSv1.2', 'TLSv1.3']);
+
+const listenerTls = z
+  .strictObject({
+    mode: oneOf(['starttls', 'implicit', 'none'])
+      .default('starttls')
+      .describe('starttls: offer STARTTLS; implicit: TLS from the first byte (port 465 style); none: plaintext only.'),
+    cert: text('a path to a PEM certificate file').optional().describe('PEM certificate (chain). Without cert and key a self-signed certificate is generated, with a warning.'),
+    key: text('a path to a PEM private key file').optional().describe('PEM private key for cert.'),
+    minVersion: tlsVersion.default('TLSv1.2'),
+  })
+  .prefault({});
+
+const listener = z.strictObject({
+  host: host().default('127.0.0.1').describe('Address to listen on; "::" or "0.0.0.0" for every interface.'),
+  port: intInRange(0, 65535).default(2525).describe('0 picks a free port (tests); the port chosen is logged.'),
+  hostname: text('a host name').optional().describe('Name in the greeting and Received headers; defaults to node.name.'),
+  tls: listenerTls,
+  maxMessageSize: size().prefault('35MB').describe('Advertised in EHLO SIZE and enforced (552 5.3.4). 35MB is Exchange Online\'s default.'),
+  maxRecipients: intInRange(1, 100_000).default(500).describe('Recipients per message (452 4.5.3 beyond it).'),
+  maxConnections: intInRange(1, 100_000).default(200).describe('Simultaneous client connections on this listener.'),
+  idleTimeout: duration().prefault('5m').describe('A client silent for this long is disconnected.'),
+  greetingDelay: duration()
+    .prefault(0)
+    .describe('Wait before the 220 greeting to catch early talkers. 0 for listeners that only serve known applications (each delay caps throughput for clients that connect per message).'),
+  bareLineEndings: oneOf(['reject', 'normalize'])
+    .default('reject')
+    .describe('A bare LF or bare CR inside DATA: reject (550 5.5.2, as Postfix does since the SMTP smuggling disclosures) or normalize to CRLF for legacy applications.'),
+});
+
+const smarthostRoute = z.strictObject({
+  transport: z.literal('smarthost'),
+  host: host().describe('The upstream SMTP server.'),
+  port: port().default(25),
+  tls: oneOf(['starttls', 'implicit', 'opportunistic', 'none'])
+    .default('starttls')
+    .describe('starttls: required; implicit: TLS from the first byte; opportunistic: STARTTLS when offered; none: never.'),
+  minTlsVersion: tlsVersion.default('TLSv1.2'),
+  verifyCertificate: bool().default(true).describe('Check the upstream certificate against trusted CAs and its name.'),
+  ca: z.array(text('a path to a PEM CA file')).default([]).describe('Extra CA certificates (PEM files) to trust for this route.'),
+  auth: z
+    .strictObject({
+      user: text('a user name'),
+      pass: text('a password'),
+      method: oneOf(['LOGIN', 'PLAIN']).optional().describe('Defaults to what the server offers.'),
+    })
+    .optional(),
+  maxConnections: intInRange(1, 100).default(5).describe('Pooled connections kept open to the upstream.'),
+  connectTimeout: duration().prefault('30s'),
+  timeout: duration().prefault('5m').describe('Longest wait for any single upstream reply.'),
+});
+
+const captureRoute = z.strictObject({
+  transport: z.literal('capture'),
+  dir: text('a folder path').optional().describe('Also write every captured message here as <id>.eml.'),
+});
+
+export const routeSchema = z.discriminatedUnion('transport', [smarthostRoute, captureRoute]);
+
+const retry = z
+  .strictObject({
+    initial: duration().prefault('1m').describe('Wait after the first transient failure.'),
+    factor: z.number().min(1).max(10).default(2).describe('Each further wait is the previous times this.'),
+    max: duration().prefault('1h').describe('Longest wait between attempts.'),
+    jitter: z.number().min(0).max(1).default(0.2).describe('Random spread (0.2 = ±20 %) so retries do not arrive in waves.'),
+  })
+  .prefault({});
+
+const delivery = z
+  .strictObject({
+    concurrency: intInRange(1, 1000).default(20).describe('Messages in delivery at once, all routes together.'),
+    lease: duration().prefault('5m').describe('A message being delivered is returned to the queue if its node does not finish or renew within this time (crash safety).'),
+    poll: duration().prefault('1s').describe('How often the scheduler looks for due messages besides being woken by new mail.'),
+    lifetime: duration().prefault('5d').describe('A message not delivered after this long fails with the last reason.'),
+    shutdownGrace: duration().prefault('15s').describe('On shutdown, how long deliveries in progress may finish before their messages go back to the queue.'),
+    retry,
+  })
+  .prefault({});
+
+const store = z
+  .strictObject({
+    path: text('a file path').default('data/relay365.db').describe('SQLite database file (WAL mode); relative paths are relative to the config file.'),
+    spool: text('a folder path').optional().describe('Folder for message bodies larger than inlineLimit; defaults to "spool" beside the database.'),
+    inlineLimit: size().prefault('256KB').describe('Bodies up to this size are kept inside the database (one commit); larger ones are streamed to the spool.'),
+    retention: duration().prefault('7d').describe('Delivered, failed and cancelled messages (bodies included) are deleted this long after their last change.'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  node: z
+    .strictObject({
+      name: text('a host name').optional().describe('This relay\'s name in greetings, Received headers and logs; defaults to the machine\'s host name.'),
+    })
+    .prefault({}),
+  store,
+  listeners: z
+    .record(z.string(), listener)
+    .default({ default: listener.parse({}) })
+    .describe('SMTP listeners by name. Without this key: one on 127.0.0.1:2525.'),
+  routes: z.record(z.string(), routeSchema).default({}).describe('Where mail goes, by name. Without routes, mail is captured (kept, not sent).'),
+  routing: z
+    .strictObject({
+      default: text('a route name').optional().describe('The route for mail no rule sends elsewhere; required when there are several routes.'),
+    })
+    .prefault({}),
+  delivery,
+  log: z
+    .strictObject({
+      level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = z.output<typeof listener>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type SmarthostRouteConfig = z.output<typeof smarthostRoute>;
+export type CaptureRouteConfig = z.output<typeof captureRoute>;
+export type RetryConfig = z.output<typeof retry>;

@@ -1,0 +1,71 @@
+/**
+ * relay365's SMTP server: smtp-server with two behaviours changed, in one subclass pair so
+ * a dependency update cannot silently undo them (test/ingress/protocol.test.ts fails if it does).
+ *
+ * 1. The greeting delay. smtp-server waits a hard-coded 100 ms before its 220 to catch
+ *    "early talkers" (spam bots that speak first). That anti-spam measure caps clients
+ *    that open a connection per message — most business applications — at ten messages
+ *    per second each. A relay for known applications does not need it, so the delay is a
+ *    listener setting (greetingDelay, default 0). With 0 the greeting goes out as soon as
+ *    the connection is accepted, leaving no window in which a client could talk too soon.
+ * 2. Enhanced status codes. smtp-server picks them from the reply code alone (452 becomes
+ *    4.2.2, "mailbox full"); relay365's replies carry their own precise code as the start
+ *    of their text ("452 4.3.1 …"), which is then sent as is, and a queued message is
+ *    answered "250 2.0.0 Ok: queued as <id>".
+ */
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+export interface RelaySmtpServerOptions extends SMTPServerOptions {
+  /** Milliseconds to wait before the greeting; 0 sends it at once. */
+  greetingDelay: number;
+}
+
+const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+class RelayConnection extends SMTPConnection {
+  override init(): void {
+    this._setListeners(() => {
+      const options = this._server.options as RelaySmtpServerOptions;
+      if (options.maxClients && this._server.connections.size > options.maxClients) {
+        this.send(421, `4.7.0 ${this.name} Too many connected clients, try again in a moment`);
+        return;
+      }
+      if (options.greetingDelay > 0) setTimeout(() => this.connectionReady(), options.greetingDelay).unref();
+      else this.connectionReady();
+    });
+  }
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
+      super.send(code, data, false);
+      return;
+    }
+    super.send(code, data, context === 'DATA_OK' ? 'RELAY365_QUEUED' : context);
+  }
+
+  override _getEnhancedStatusCode(code: number, context?: string | false): string {
+    if (context === 'RELAY365_QUEUED') return '2.0.0';
+    return super._getEnhancedStatusCode(code, context);
+  }
+}
+
+export class RelaySmtpServer extends SMTPServer {
+  constructor(options: RelaySmtpServerOptions) {
+    super(options);
+  }
+
+  override connect(socket: Socket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {
+    const connection = new RelayConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.on('connect', (data: unknown) => this._onClientConnect(data as never));
+    connection.init();
+  }
+}
+
+/** An error whose text starts with its enhanced status code, sent to the client as is. */
+export function smtpError(code: number, enhanced: string, text: string): Error & { responseCode: number } {
+  return Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
+}

@@ -1,0 +1,95 @@
+/**
+ * The SQLite schema, as numbered migrations applied in order on open. A migration is
+ * never edited once released; changes come as a new one.
+ */
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  /* 1: messages, bodies, recipients, attempts */ `
+  CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    listener TEXT NOT NULL,
+    client_address TEXT NOT NULL,
+    client_helo TEXT,
+    tls TEXT,
+    app TEXT,
+    mail_from TEXT NOT NULL,
+    mail_params TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    body_file TEXT,
+    received_header TEXT NOT NULL,
+    state TEXT NOT NULL,
+    next_attempt_at INTEGER,
+    expires_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    attempt_count INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX messages_due ON messages (next_attempt_at) WHERE state IN ('queued', 'deferred');
+  CREATE INDEX messages_leases ON messages (lease_until) WHERE state = 'sending';
+  CREATE INDEX messages_expiry ON messages (expires_at) WHERE state IN ('queued', 'deferred', 'held');
+  CREATE INDEX messages_final ON messages (updated_at) WHERE state IN ('delivered', 'failed', 'cancelled');
+  CREATE INDEX messages_state ON messages (state, id);
+  CREATE INDEX messages_app ON messages (app, id);
+
+  CREATE TABLE bodies (
+    message_id TEXT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+  );
+
+  CREATE TABLE recipients (
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    address TEXT NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    route TEXT,
+    retry_at INTEGER,
+    reply_code INTEGER,
+    reply_enhanced TEXT,
+    reply_text TEXT,
+    verdict TEXT,
+    diagnosis TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, idx)
+  );
+
+  CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    recipient_idx INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    route TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    reply_code INTEGER,
+    reply_enhanced TEXT,
+    reply_text TEXT,
+    diagnosis TEXT,
+    fix TEXT
+  );
+  CREATE INDEX attempts_message ON attempts (message_id, id);
+  `,
+];
+
+export function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT max(version) AS version FROM schema_version').get() as { version: number | null };
+  const current = row.version ?? 0;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`the store's schema is version ${current}, newer than this relay365 knows (${MIGRATIONS.length}); upgrade relay365`);
+  }
+  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version - 1] as string);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
+    }).immediate();
+  }
+}

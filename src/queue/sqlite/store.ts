@@ -1,0 +1,282 @@
+/**
+ * The embedded store: SQLite in WAL mode with synchronous=FULL, so a commit is on disk
+ * when it returns. Writes from the hot paths (accepting, finishing attempts) go through
+ * GroupCommit; admin actions are rare and run in their own transactions.
+ */
+import { createReadStream, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { ACTIONS, PENDING_RECIPIENT_STATES, State, stateAfterAttempt, type Action, type RecipientState } from '../states.js';
+import { SpoolWriter, spoolPath, type SpooledBody } from '../spool.js';
+import type {
+  ActionOutcome,
+  AttemptReport,
+  BodyWriter,
+  ClaimedMessage,
+  ListQuery,
+  MessageDetail,
+  MessageSummary,
+  NewMessage,
+  Store,
+  StoredBody,
+} from '../store.js';
+import { GroupCommit } from './group-commit.js';
+import { migrate } from './migrations.js';
+import { params, toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
+import { SQL } from './sql.js';
+
+export interface SqliteStoreOptions {
+  path: string;
+  spool: string;
+  inlineLimit: number;
+}
+
+type Statements = { [K in keyof typeof SQL]: Database.Statement };
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly sql: Statements;
+  private readonly commits: GroupCommit;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    mkdirSync(dirname(options.path), { recursive: true });
+    mkdirSync(options.spool, { recursive: true });
+    this.db = new Database(options.path, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.sql = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)])) as Statements;
+    this.commits = new GroupCommit(this.db);
+  }
+
+  createBodyWriter(messageId: string): BodyWriter {
+    return new SpoolWriter(spoolPath(this.options.spool, messageId), this.options.inlineLimit);
+  }
+
+  async accept(message: NewMessage, stored: StoredBody): Promise<void> {
+    const body = stored as SpooledBody;
+    try {
+      await this.commits.run(() => {
+        this.sql.insertMessage.run({
+          id: message.id,
+          received_at: message.receivedAt,
+          listener: message.listener,
+          client_address: message.clientAddress,
+          client_helo: message.clientHelo,
+          tls: message.tls,
+          app: message.app,
+          mail_from: message.mailFrom,
+          mail_params: JSON.stringify(message.mailParams),
+          size: body.size,
+          sha256: body.sha256,
+          body_file: body.file,
+          received_header: message.receivedHeader,
+          state: State.queued,
+          next_attempt_at: message.receivedAt,
+          expires_at: message.expiresAt,
+          updated_at: message.receivedAt,
+        });
+        if (body.inline) this.sql.insertBody.run(message.id, body.inline);
+        message.recipients.forEach((recipient, idx) =>
+          this.sql.insertRecipient.run(message.id, idx, recipient.address, JSON.stringify(recipient.params), State.queued, message.receivedAt),
+        );
+      });
+    } catch (err) {
+      if (body.file) await rm(body.file, { force: true });
+      throw err;
+    }
+  }
+
+  async openBody(messageId: string): Promise<Readable> {
+    const row = this.sql.selectBodyFile.get(messageId) as { body_file: string | null } | undefined;
+    if (!row) throw new Error(`message ${messageId} is not in the store`);
+    if (row.body_file) return createReadStream(row.body_file, { highWaterMark: 256 * 1024 });
+    const inline = this.sql.selectBody.get(messageId) as { data: Buffer } | undefined;
+    if (!inline) throw new Error(`message ${messageId} has no body in the store`);
+    return Readable.from([inline.data]);
+  }
+
+  async claimDue(node: string, limit: number, now: number, leaseMs: number): Promise<ClaimedMessage[]> {
+    return this.db.transaction(() => {
+      const due = this.sql.selectDue.all(now, limit) as MessageRow[];
+      const recovered = due.length < limit ? (this.sql.selectExpiredLeases.all(now, limit - due.length) as MessageRow[]) : [];
+      return [...due, ...recovered].map((row): ClaimedMessage => {
+        this.sql.lease.run(node, now + leaseMs, now, row.id);
+        const all = this.sql.selectRecipients.all(row.id) as RecipientRow[];
+        const recipients = all.filter((r) => PENDING_RECIPIENT_STATES.includes(r.state));
+        return {
+          id: row.id,
+          receivedAt: row.received_at,
+          expiresAt: row.expires_at,
+          mailFrom: row.mail_from,
+          mailParams: params(row.mail_params),
+          app: row.app,
+          size: row.size,
+          receivedHeader: row.received_header,
+          attemptCount: row.attempt_count,
+          recovered: row.state === State.sending,
+          recipients: recipients.map((r) => ({ idx: r.idx, address: r.address, params: params(r.params), state: r.state })),
+          otherRecipientStates: all.filter((r) => !PENDING_RECIPIENT_STATES.includes(r.state)).map((r) => r.state),
+        };
+      });
+    }).immediate();
+  }
+
+  async renewLeases(node: string, ids: string[], until: number): Promise<string[]> {
+    return this.db.transaction(() => ids.filter((id) => this.sql.renewLease.run(until, id, node).changes > 0)).immediate();
+  }
+
+  async finishAttempt(report: AttemptReport): Promise<void> {
+    await this.commits.run(() => {
+      const row = this.sql.selectMessage.get(report.messageId) as MessageRow | undefined;
+      if (!row) return; // deleted by an admin while it was being delivered
+      const attempt = row.attempt_count + 1;
+      for (const r of report.results) {
+        this.sql.insertAttempt.run({
+          message_id: report.messageId,
+          attempt,
+          recipient_idx: r.idx,
+          started_at: report.startedAt,
+          duration_ms: report.durationMs,
+          node: report.node,
+          route: r.route,
+          transport: r.transport,
+          verdict: r.verdict,
+          reply_code: r.reply?.code ?? null,
+          reply_enhanced: r.reply?.enhanced ?? null,
+          reply_text: r.reply?.text ?? null,
+          diagnosis: r.diagnosis,
+          fix: r.fix,
+        });
+        this.sql.updateRecipient.run({
+          message_id: report.messageId,
+          idx: r.idx,
+          state: r.state,
+          route: r.route,
+          retry_at: r.retryAt,
+          reply_code: r.reply?.code ?? null,
+          reply_enhanced: r.reply?.enhanced ?? null,
+          reply_text: r.reply?.text ?? null,
+          verdict: r.verdict,
+          diagnosis: r.diagnosis,
+          updated_at: report.startedAt + report.durationMs,
+        });
+      }
+      this.sql.finishMessage.run({
+        id: report.messageId,
+        state: report.state,
+        next_attempt_at: report.nextAttemptAt,
+        attempt_count: attempt,
+        last_error: report.lastError,
+        updated_at: report.startedAt + report.durationMs,
+      });
+    });
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const row = this.sql.nextWake.get() as { due: number | null; lease: number | null };
+    const times = [row.due, row.lease].filter((t): t is number => t !== null);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  async expire(now: number, reason: (lastError: string | null) => string): Promise<string[]> {
+    return this.db.transaction(() => {
+      const rows = this.sql.selectExpired.all(now) as MessageRow[];
+      for (const row of rows) {
+        const text = reason(row.last_error);
+        this.sql.expireRecipients.run(text, now, row.id);
+        this.sql.setState.run(State.failed, null, text, now, row.id);
+      }
+      return rows.map((r) => r.id);
+    }).immediate();
+  }
+
+  async purge(before: number): Promise<number> {
+    const files = this.db.transaction(() => {
+      const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
+      for (const row of rows) this.sql.deleteMessage.run(row.id);
+      return rows;
+    }).immediate();
+    await Promise.all(files.filter((f) => f.body_file).map((f) => rm(f.body_file as string, { force: true })));
+    return files.length;
+  }
+
+  async act(messageId: string, action: Action, now: number, note?: string): Promise<ActionOutcome> {
+    const rule = ACTIONS[action];
+    const outcome = this.db.transaction((): ActionOutcome & { file?: string | null } => {
+      const row = this.sql.selectMessage.get(messageId) as MessageRow | undefined;
+      if (!row) return { ok: false, reason: 'not-found' };
+      if (!(rule.from as readonly State[]).includes(row.state)) return { ok: false, reason: 'wrong-state', state: row.state };
+      if (rule.to === null) {
+        this.sql.deleteMessage.run(messageId);
+        return { ok: true, state: null, file: row.body_file };
+      }
+      const recipientRule = rule.recipients;
+      const recipients = (this.sql.selectRecipients.all(messageId) as RecipientRow[]).map((r) => {
+        if (recipientRule.to === null || !(recipientRule.from as readonly RecipientState[]).includes(r.state)) return r.state;
+        this.sql.moveRecipient.run(recipientRule.to, note ?? null, now, messageId, r.idx);
+        return recipientRule.to;
+      });
+      const state = action === 'requeue' ? State.queued : stateAfterAttempt(recipients, true);
+      const due = state === State.queued ? now : null;
+      this.sql.setState.run(state, due, note ?? row.last_error, now, messageId);
+      return { ok: true, state };
+    }).immediate();
+    if (outcome.ok && outcome.file) await rm(outcome.file, { force: true });
+    if (outcome.ok) return { ok: true, state: outcome.state };
+    return outcome;
+  }
+
+  async releaseHeld(now: number, route?: string): Promise<number> {
+    const ids = (route === undefined ? this.sql.selectHeld.all() : this.sql.selectHeldOnRoute.all(route)) as { id: string }[];
+    let released = 0;
+    for (const { id } of ids) if ((await this.act(id, 'release', now)).ok) released++;
+    return released;
+  }
+
+  async list(query: ListQuery): Promise<MessageSummary[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.states?.length) {
+      where.push(`m.state IN (${query.states.map(() => '?').join(', ')})`);
+      args.push(...query.states);
+    }
+    const add = (clause: string, value: unknown) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (query.app) add('m.app = ?', query.app);
+    if (query.sender) add("m.mail_from LIKE ? ESCAPE '\\'", `%${likeEscape(query.sender)}%`);
+    if (query.recipient) {
+      add("EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.address LIKE ? ESCAPE '\\')", `%${likeEscape(query.recipient)}%`);
+    }
+    if (query.before) add('m.id < ?', query.before);
+    const text = `SELECT m.*, (SELECT group_concat(address, char(10)) FROM recipients r WHERE r.message_id = m.id) AS rcpts
+      FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
+    const rows = this.db.prepare(text).all(...args, query.limit) as (MessageRow & { rcpts: string | null })[];
+    return rows.map((row) => toSummary(row, row.rcpts ? row.rcpts.split('\n') : []));
+  }
+
+  async get(messageId: string): Promise<MessageDetail | null> {
+    const row = this.sql.selectMessage.get(messageId) as MessageRow | undefined;
+    if (!row) return null;
+    const recipients = this.sql.selectRecipients.all(messageId) as RecipientRow[];
+    const attempts = this.sql.selectAttempts.all(messageId) as AttemptRow[];
+    return toDetail(row, recipients, attempts);
+  }
+
+  async countByState(): Promise<Record<State, number>> {
+    const counts = Object.fromEntries(Object.values(State).map((s) => [s, 0])) as Record<State, number>;
+    for (const row of this.sql.countByState.all() as { state: State; n: number }[]) counts[row.state] = row.n;
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,0 +1,221 @@
+/**
+ * The queue's store: the one interface between the relay's logic and where its state
+ * lives. SQLite (embedded, the default) implements it now; PostgreSQL (several nodes on
+ * one database) will implement the same interface, so nothing here may assume a single
+ * process: claims are leases with an owner, every multi-row change is one transaction,
+ * and the clock is always passed in.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Action, RecipientState, State, Verdict } from './states.js';
+
+export type MailParams = Record<string, string | boolean>;
+
+export interface NewRecipient {
+  address: string;
+  /** RCPT TO parameters as given (NOTIFY, ORCPT), kept for DSNs. */
+  params: MailParams;
+}
+
+export interface NewMessage {
+  id: string;
+  receivedAt: number;
+  listener: string;
+  clientAddress: string;
+  clientHelo: string | null;
+  /** Negotiated protocol and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384"; null for plaintext. */
+  tls: string | null;
+  /** The application that sent it, once apps are configured; null until then. */
+  app: string | null;
+  /** Envelope sender; "" is the null sender of bounces. */
+  mailFrom: string;
+  mailParams: MailParams;
+  recipients: NewRecipient[];
+  /** The Received header this relay adds in front of the message when delivering it. */
+  receivedHeader: string;
+  expiresAt: number;
+}
+
+/** Where a body was written and what it is: filled in by the BodyWriter when it finishes. */
+export interface StoredBody {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Takes a message body as it streams in from a client. Nothing is acknowledged on the
+ * strength of it: only Store.accept, after the writer has finished, commits the message.
+ * abort() removes whatever was written.
+ */
+export interface BodyWriter extends Writable {
+  /** Resolves after the body is durably written (the 'finish' of the stream). */
+  readonly stored: Promise<StoredBody>;
+  abort(): Promise<void>;
+}
+
+export interface ClaimedRecipient {
+  idx: number;
+  address: string;
+  params: MailParams;
+  state: RecipientState;
+}
+
+export interface ClaimedMessage {
+  id: string;
+  receivedAt: number;
+  expiresAt: number;
+  mailFrom: string;
+  mailParams: MailParams;
+  app: string | null;
+  size: number;
+  receivedHeader: string;
+  /** Attempts before this one. */
+  attemptCount: number;
+  /** True when this claim took over an expired lease (a node died while delivering it). */
+  recovered: boolean;
+  /** Recipients still to be tried (queued or deferred). */
+  recipients: ClaimedRecipient[];
+  /** The states of the other recipients (done, or held), which the message's new state depends on too. */
+  otherRecipientStates: RecipientState[];
+}
+
+export interface UpstreamReply {
+  code: number | null;
+  enhanced: string | null;
+  text: string;
+}
+
+/** One recipient's result in one attempt. */
+export interface RecipientResult {
+  idx: number;
+  route: string;
+  transport: string;
+  verdict: Verdict;
+  state: RecipientState;
+  reply: UpstreamReply | null;
+  diagnosis: string | null;
+  fix: string | null;
+  retryAt: number | null;
+}
+
+export interface AttemptReport {
+  messageId: string;
+  node: string;
+  startedAt: number;
+  durationMs: number;
+  results: RecipientResult[];
+  /** The message's state after the attempt, as queue/states.ts decides it. */
+  state: State;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export interface MessageSummary {
+  id: string;
+  receivedAt: number;
+  updatedAt: number;
+  state: State;
+  mailFrom: string;
+  recipients: string[];
+  size: number;
+  app: string | null;
+  clientAddress: string;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export interface RecipientDetail {
+  idx: number;
+  address: string;
+  params: MailParams;
+  state: RecipientState;
+  route: string | null;
+  retryAt: number | null;
+  reply: UpstreamReply | null;
+  verdict: Verdict | null;
+  diagnosis: string | null;
+  updatedAt: number;
+}
+
+export interface AttemptDetail {
+  attempt: number;
+  recipientIdx: number;
+  startedAt: number;
+  durationMs: number;
+  node: string;
+  route: string;
+  transport: string;
+  verdict: Verdict;
+  reply: UpstreamReply | null;
+  diagnosis: string | null;
+  fix: string | null;
+}
+
+export interface MessageDetail extends MessageSummary {
+  listener: string;
+  clientHelo: string | null;
+  tls: string | null;
+  mailParams: MailParams;
+  sha256: string;
+  expiresAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  receivedHeader: string;
+  recipientDetails: RecipientDetail[];
+  attempts: AttemptDetail[];
+}
+
+export interface ListQuery {
+  states?: State[];
+  app?: string;
+  /** Substring of the envelope sender. */
+  sender?: string;
+  /** Substring of any recipient address. */
+  recipient?: string;
+  /** Only messages with ids before this one (paging backwards in time: ids sort by arrival). */
+  before?: string;
+  limit: number;
+}
+
+export type ActionOutcome = { ok: true; state: State | null } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'wrong-state'; state: State };
+
+export interface Store {
+  /** A writer for a new message's body; bodies are streamed, never held whole when large. */
+  createBodyWriter(messageId: string): BodyWriter;
+  /**
+   * Commits a message, its recipients and its body (written by a finished BodyWriter) in one
+   * transaction. Only after this resolves may the client be told 250. On failure nothing is
+   * kept (the body is removed) and the error says why.
+   */
+  accept(message: NewMessage, body: StoredBody): Promise<void>;
+  /** Streams a stored body (without the Received header). */
+  openBody(messageId: string): Promise<Readable>;
+
+  /**
+   * Claims up to `limit` messages that are due at `now` (or whose lease expired) for `node`,
+   * leased until now + leaseMs. A message is claimed by one node at a time.
+   */
+  claimDue(node: string, limit: number, now: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /** Extends the leases `node` holds on these messages; returns the ids it still holds. */
+  renewLeases(node: string, ids: string[], until: number): Promise<string[]>;
+  /** Records an attempt's results and the message's new state, releasing the lease, in one transaction. */
+  finishAttempt(report: AttemptReport): Promise<void>;
+  /** The earliest time any queued/deferred message becomes due, or any lease expires; null when none. */
+  nextWakeAt(): Promise<number | null>;
+
+  /** Fails what outlived its lifetime; returns the ids so notifications can follow. */
+  expire(now: number, reason: (lastError: string | null) => string): Promise<string[]>;
+  /** Deletes final messages (delivered, failed, cancelled) last changed before `before`. */
+  purge(before: number): Promise<number>;
+
+  /** An admin or the system moves a message (see ACTIONS in states.ts for what is allowed). */
+  act(messageId: string, action: Action, now: number, note?: string): Promise<ActionOutcome>;
+  /** Releases every held message whose held recipients are on `route` (or all held when omitted). */
+  releaseHeld(now: number, route?: string): Promise<number>;
+
+  list(query: ListQuery): Promise<MessageSummary[]>;
+  get(messageId: string): Promise<MessageDetail | null>;
+  countByState(): Promise<Record<State, number>>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+/**
+ * A running relay: the store, the transports of every route, the delivery scheduler and
+ * the SMTP listeners, started in the order a message travels backwards (so nothing is
+ * accepted before it can be stored and delivered) and stopped in the reverse.
+ */
+import { dirname } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { effectiveRoutes, Router } from './delivery/router.js';
+import { Scheduler } from './delivery/scheduler.js';
+import { SmtpListener } from './ingress/listener.js';
+import { loadTlsIdentity } from './ingress/tls.js';
+import { openStore } from './queue/open.js';
+import type { Store } from './queue/store.js';
+import { createTransport } from './transports/index.js';
+import type { Transport } from './transports/transport.js';
+
+export interface RunningRelay {
+  store: Store;
+  scheduler: Scheduler;
+  /** Bound addresses by listener name (the port chosen when the config said 0). */
+  listeners: Map<string, AddressInfo>;
+  stop(): Promise<void>;
+}
+
+export async function startRelay(config: Config, log: Logger): Promise<RunningRelay> {
+  const node = config.node.name as string;
+  const store = openStore(config);
+  const transports = new Map<string, Transport>();
+  for (const [name, route] of Object.entries(effectiveRoutes(config))) {
+    transports.set(name, createTransport(name, route, node));
+    log.info({ route: name, transport: route.transport }, 'route ready');
+  }
+  if (!Object.keys(config.routes).length) {
+    log.warn('no routes configured: mail is captured (kept in the store, not sent); add routes to deliver it');
+  }
+  const scheduler = new Scheduler({
+    store,
+    router: new Router(config),
+    transports,
+    retry: config.delivery.retry,
+    node,
+    log,
+    delivery: config.delivery,
+    retention: config.store.retention,
+  });
+  scheduler.start();
+
+  const listeners: SmtpListener[] = [];
+  const addresses = new Map<string, AddressInfo>();
+  try {
+    for (const [name, listenerConfig] of Object.entries(config.listeners)) {
+      const hostname = listenerConfig.hostname ?? node;
+      const tls = listenerConfig.tls.mode === 'none' ? null : await loadTlsIdentity(listenerConfig.tls, hostname, dirname(config.store.path), log);
+      const listener = new SmtpListener(name, listenerConfig, {
+        store,
+        onQueued: () => scheduler.wake(),
+        log,
+        hostname,
+        lifetimeMs: config.delivery.lifetime,
+        tls,
+      });
+      addresses.set(name, await listener.start());
+      listeners.push(listener);
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.stop()));
+    await scheduler.stop(0);
+    await store.close();
+    throw err;
+  }
+
+  return {
+    store,
+    scheduler,
+    listeners: addresses,
+    async stop() {
+      log.info('stopping: no new connections; deliveries in progress may finish');
+      await Promise.all([Promise.all(listeners.map((l) => l.stop())), scheduler.stop(config.delivery.shutdownGrace)]);
+      await Promise.all([...transports.values()].map((t) => t.close()));
+      await store.close();
+      log.info('stopped');
+    },
+  };
+}

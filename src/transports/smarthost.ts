@@ -1,0 +1,119 @@
+/**
+ * `smarthost`: any SMTP server, through nodemailer's pooled SMTP transport — Postfix,
+ * an on-premises Exchange, a provider's relay. TLS 1.2 or later by default; STARTTLS is
+ * required unless the route says otherwise; AUTH LOGIN/PLAIN when credentials are set.
+ */
+import { readFileSync } from 'node:fs';
+import nodemailer, { type Mail } from 'nodemailer';
+import type { SmarthostRouteConfig } from '../config/schema.js';
+import { formatReply, outcomeFromReply, parseReply, type SmtpError } from './smtp-reply.js';
+import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Outcome, type Transport } from './transport.js';
+
+export class SmarthostTransport implements Transport {
+  readonly kind = 'smarthost';
+  private readonly mailer: Mail;
+  private readonly who: string;
+
+  constructor(
+    readonly route: string,
+    private readonly config: SmarthostRouteConfig,
+    ehloName: string,
+  ) {
+    this.who = `${config.host}:${config.port}`;
+    this.mailer = nodemailer.createTransport({
+      pool: true,
+      host: config.host,
+      port: config.port,
+      secure: config.tls === 'implicit',
+      requireTLS: config.tls === 'starttls',
+      ignoreTLS: config.tls === 'none',
+      name: ehloName,
+      maxConnections: config.maxConnections,
+      maxMessages: Infinity,
+      connectionTimeout: config.connectTimeout,
+      greetingTimeout: config.connectTimeout,
+      socketTimeout: config.timeout,
+      auth: config.auth ? { user: config.auth.user, pass: config.auth.pass } : undefined,
+      authMethod: config.auth?.method,
+      tls: {
+        minVersion: config.minTlsVersion,
+        rejectUnauthorized: config.verifyCertificate,
+        ca: config.ca.length ? config.ca.map((file) => readFileSync(file, 'utf8')) : undefined,
+        servername: config.host,
+      },
+      logger: false,
+    });
+  }
+
+  async deliver(job: DeliveryJob): Promise<DeliveryResult> {
+    const byAddress = new Map(job.recipients.map((r) => [r.address, r.idx]));
+    try {
+      const info = await this.mailer.sendMail({
+        envelope: { from: job.mailFrom, to: job.recipients.map((r) => r.address) },
+        raw: await job.openMessage(),
+      });
+      const accepted = outcomeFromReply(parseReply(String(info.response ?? '250')), this.who);
+      const result: DeliveryResult = sameForAll(job, accepted);
+      for (const err of (info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []) {
+        const idx = err.recipient === undefined ? undefined : byAddress.get(err.recipient);
+        if (idx !== undefined) result.set(idx, this.explain(err));
+      }
+      return result;
+    } catch (error) {
+      const err = error as SmtpError;
+      if (err.rejectedErrors?.length) {
+        // Every recipient refused at RCPT: each keeps its own reply.
+        const result = new Map<number, Outcome>();
+        for (const rejected of err.rejectedErrors) {
+          const idx = rejected.recipient === undefined ? undefined : byAddress.get(rejected.recipient);
+          if (idx !== undefined) result.set(idx, this.explain(rejected));
+        }
+        for (const r of job.recipients) if (!result.has(r.idx)) result.set(r.idx, this.explain(err));
+        return result;
+      }
+      return sameForAll(job, this.explain(err));
+    }
+  }
+
+  /** Turns a nodemailer error into a verdict with the reason and, where known, the fix. */
+  private explain(err: SmtpError): Outcome {
+    const name = `routes.${this.route}`;
+    if (err.response) {
+      const reply = parseReply(err.response);
+      if (err.code === 'EAUTH' && reply.code !== null && reply.code >= 500) {
+        return outcome('route-broken', `${this.who} refused the route's credentials: ${formatReply(reply)}`, {
+          reply,
+          fix: `Check ${name}.auth.user and ${name}.auth.pass, then release the held messages (relay365 queue retry).`,
+        });
+      }
+      const stage = err.command ? ` at ${err.command}` : '';
+      const base = outcomeFromReply(reply, this.who);
+      return { ...base, diagnosis: base.diagnosis.replace(/:/, `${stage}:`) };
+    }
+    const cause = err.originalCode ?? err.code ?? '';
+    const system = /ECONNREFUSED/.test(cause + err.message);
+    if (system) {
+      return outcome('transient', `Could not connect to ${this.who}: connection refused. The smarthost is down or not listening there.`, {
+        fix: `Check that the server runs and that ${name}.host and ${name}.port are right.`,
+      });
+    }
+    if (/ETIMEDOUT|ETIMEOUT/.test(cause) || /timeout/i.test(err.message)) {
+      return outcome('transient', `${this.who} did not answer in time (${err.message}). A firewall may be dropping the connection, or the server is overloaded.`, {
+        fix: `Check that ${this.who} is reachable from this host (port ${this.config.port} open on every firewall on the way).`,
+      });
+    }
+    if (/ENOTFOUND|EAI_AGAIN|EDNS/.test(cause + err.message)) {
+      return outcome('transient', `The name ${this.config.host} does not resolve (${err.message}).`, { fix: `Check ${name}.host and this host's DNS.` });
+    }
+    if (err.code === 'ETLS' || /certificate|self[- ]signed|SSL|TLS/i.test(err.message)) {
+      return outcome('route-broken', `TLS with ${this.who} failed: ${err.message}`, {
+        fix: `If the server uses a private CA, add it to ${name}.ca; check ${name}.tls (${this.config.tls}) and ${name}.minTlsVersion (${this.config.minTlsVersion}).`,
+      });
+    }
+    return outcome('transient', `Delivery to ${this.who} failed: ${err.message}`);
+  }
+
+  async close(): Promise<void> {
+    this.mailer.close();
+  }
+}

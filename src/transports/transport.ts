@@ -1,0 +1,57 @@
+/**
+ * The one interface every transport implements — smarthost and capture now, the
+ * Microsoft 365 transports (graph, smtp-oauth, smtp-basic, direct-send, connector) next.
+ * A transport never decides what happens to a message; it reports, per recipient, what
+ * the upstream said and what that means (the verdict), in words an admin can act on.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { MailParams, UpstreamReply } from '../queue/store.js';
+import type { Verdict } from '../queue/states.js';
+
+export interface DeliveryJob {
+  messageId: string;
+  /** "" for the null sender. */
+  mailFrom: string;
+  mailParams: MailParams;
+  recipients: { idx: number; address: string; params: MailParams }[];
+  /** Stored size, without the Received header. */
+  size: number;
+  /** The message as it goes out (Received header + stored body); may be opened again. */
+  openMessage(): Promise<Readable>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Outcome {
+  verdict: Verdict;
+  /** What the upstream answered, when it answered. */
+  reply: UpstreamReply | null;
+  /** What happened, in plain words. */
+  diagnosis: string;
+  /** What the admin can do about it, when there is something. */
+  fix: string | null;
+  /** When the upstream said when to come back (Retry-After); otherwise the backoff decides. */
+  retryAt: number | null;
+}
+
+/** Every recipient index of the job maps to its outcome. */
+export type DeliveryResult = Map<number, Outcome>;
+
+export interface Transport {
+  /** The route's name from the config. */
+  readonly route: string;
+  /** The transport kind, e.g. "smarthost". */
+  readonly kind: string;
+  deliver(job: DeliveryJob): Promise<DeliveryResult>;
+  /** Closes pooled connections; in-flight deliveries finish first. */
+  close(): Promise<void>;
+}
+
+export function sameForAll(job: DeliveryJob, outcome: Outcome): DeliveryResult {
+  return new Map(job.recipients.map((r) => [r.idx, outcome]));
+}
+
+export function outcome(verdict: Verdict, diagnosis: string, extra: Partial<Omit<Outcome, 'verdict' | 'diagnosis'>> = {}): Outcome {
+  return { verdict, diagnosis, reply: extra.reply ?? null, fix: extra.fix ?? null, retryAt: extra.retryAt ?? null };
+}

@@ -45,7 +45,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     delivery: config.delivery,
     retention: config.store.retention,
   });
-  scheduler.start();
+  await scheduler.start();
 
   const listeners: SmtpListener[] = [];
   const addresses = new Map<string, AddressInfo>();

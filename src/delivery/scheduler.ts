@@ -31,7 +31,11 @@ export class Scheduler {
     this.log = options.log.child({ component: 'scheduler' });
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    const released = await this.options.store.releaseLeases(this.options.node, Date.now());
+    if (released.length) {
+      this.log.warn({ messages: released }, 'this node stopped while delivering these messages; they are queued again');
+    }
     this.running = true;
     this.loopDone = this.loop();
     const every = Math.max(250, Math.floor(this.options.delivery.lease / 3));

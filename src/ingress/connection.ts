@@ -14,7 +14,8 @@
  *    answered "250 2.0.0 Ok: queued as <id>".
  */
 import type { Socket } from 'node:net';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 export interface RelaySmtpServerOptions extends SMTPServerOptions {
@@ -53,7 +54,18 @@ class RelayConnection extends SMTPConnection {
 
 export class RelaySmtpServer extends SMTPServer {
   constructor(options: RelaySmtpServerOptions) {
-    super(options);
+    super({ hideENHANCEDSTATUSCODES: false, ...options });
+  }
+
+  // smtp-server's default hooks answer on setImmediate, which lets a client's first
+  // command arrive before the greeting is marked sent: answered at once, a greeting delay
+  // of 0 really is 0. Hooks given in the options replace these.
+  override onConnect(_session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    callback();
+  }
+
+  override onSecure(_socket: TLSSocket, _session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    callback();
   }
 
   override connect(socket: Socket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {

@@ -196,6 +196,11 @@ export interface Store {
    * leased until now + leaseMs. A message is claimed by one node at a time.
    */
   claimDue(node: string, limit: number, now: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /**
+   * Returns to the queue what an earlier run of this node was delivering when it stopped
+   * (a node holds no deliveries right after it starts), without waiting for the leases.
+   */
+  releaseLeases(node: string, now: number): Promise<string[]>;
   /** Extends the leases `node` holds on these messages; returns the ids it still holds. */
   renewLeases(node: string, ids: string[], until: number): Promise<string[]>;
   /** Records an attempt's results and the message's new state, releasing the lease, in one transaction. */

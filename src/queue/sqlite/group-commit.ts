@@ -40,8 +40,9 @@ export class GroupCommit {
       batch.forEach((item, i) => item.resolve(results[i]));
       return;
     } catch (err) {
-      if (batch.length === 1) {
-        (batch[0] as Pending).reject(err);
+      // A locked or full database fails every write alike: retrying each would only wait again.
+      if (batch.length === 1 || isLockedOrFull(err)) {
+        for (const item of batch) item.reject(err);
         return;
       }
     }
@@ -53,4 +54,9 @@ export class GroupCommit {
       }
     }
   }
+}
+
+function isLockedOrFull(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR');
 }

@@ -14,6 +14,8 @@ export const SQL = {
   selectDue: `SELECT * FROM messages WHERE state IN ${PENDING} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
   selectExpiredLeases: `SELECT * FROM messages WHERE state = 'sending' AND lease_until < ? ORDER BY lease_until LIMIT ?`,
   lease: `UPDATE messages SET state = 'sending', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
+  releaseLeases: `UPDATE messages SET state = 'queued', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE state = 'sending' AND lease_owner = ? RETURNING id`,
   renewLease: `UPDATE messages SET lease_until = ? WHERE id = ? AND state = 'sending' AND lease_owner = ?`,
 
   insertAttempt: `INSERT INTO attempts (message_id, attempt, recipient_idx, started_at, duration_ms, node, route, transport, verdict,

@@ -125,6 +125,10 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async releaseLeases(node: string, now: number): Promise<string[]> {
+    return (this.sql.releaseLeases.all(now, now, node) as { id: string }[]).map((r) => r.id);
+  }
+
   async renewLeases(node: string, ids: string[], until: number): Promise<string[]> {
     return this.db.transaction(() => ids.filter((id) => this.sql.renewLease.run(until, id, node).changes > 0)).immediate();
   }

@@ -1,0 +1,126 @@
+/**
+ * The relay365 command as an admin runs it: the built CLI in a child process, on the same
+ * store a running relay uses.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configJsonSchema } from '../../src/config/load.js';
+import { startSink, until, type Sink } from '../helpers/sink.js';
+import { CLI, ROOT, routeTo, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
+
+const run = promisify(execFile);
+
+async function cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let relay: ChildRelay | undefined;
+let sink: Sink | undefined;
+afterEach(async () => {
+  relay?.child.kill('SIGKILL');
+  await sink?.stop().catch(() => undefined);
+  relay = sink = undefined;
+});
+
+describe('relay365 config', () => {
+  it('show prints the effective config with secrets masked and what was set marked', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { routes: { primary: { transport: 'smarthost', host: 'smtp.contoso.example', port: 587, auth: { user: 'relay@contoso.example', pass: 'S3cret-Value!' } } } });
+    const { code, stdout } = await cli(dir, ['config', 'show'], { RELAY365_LOG__LEVEL: 'debug' });
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('S3cret-Value!');
+    expect(stdout).toMatch(/pass: S3c… # set/);
+    expect(stdout).toMatch(/port: 587 # set/);
+    expect(stdout).toMatch(/level: debug # set by RELAY365_LOG__LEVEL/);
+    expect(stdout).toMatch(/lifetime: 432000000\n/); // a default: not marked
+  });
+
+  it('check exits 0 for a good config and 78 with the problems for a bad one', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { routes: { primary: { transport: 'smarthost', host: 'smtp.contoso.example', port: '587x' } } });
+    const bad = await cli(dir, ['config', 'check']);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain('relay365.yaml: routes.primary.port: expected a number from 1 to 65535, got "587x"');
+    writeConfig(dir, { routes: { primary: { transport: 'capture' } } });
+    expect((await cli(dir, ['config', 'check'])).code).toBe(0);
+  });
+
+  it('schema prints the JSON Schema that relay365.schema.json holds', async () => {
+    const { stdout } = await cli(tempDir(), ['config', 'schema']);
+    expect(JSON.parse(stdout)).toEqual(configJsonSchema());
+    expect(JSON.parse(readFileSync(join(ROOT, 'relay365.schema.json'), 'utf8'))).toEqual(configJsonSchema());
+  });
+
+  it('relay365.example.yaml is a valid config that mentions every key', async () => {
+    const dir = tempDir();
+    const example = readFileSync(join(ROOT, 'relay365.example.yaml'), 'utf8');
+    const parsed = parse(example) as Record<string, unknown>;
+    writeConfig(dir, parsed);
+    expect((await cli(dir, ['config', 'check'])).code).toBe(0);
+    const keys = new Set<string>();
+    const walk = (node: { properties?: Record<string, unknown>; additionalProperties?: unknown; oneOf?: unknown[]; anyOf?: unknown[] }) => {
+      for (const [key, sub] of Object.entries(node.properties ?? {})) {
+        keys.add(key);
+        walk(sub as never);
+      }
+      if (typeof node.additionalProperties === 'object') walk(node.additionalProperties as never);
+      for (const option of [...(node.oneOf ?? []), ...(node.anyOf ?? [])]) walk(option as never);
+    };
+    walk(configJsonSchema() as never);
+    const missing = [...keys].filter((key) => !new RegExp(`^\\s*#?\\s*${key}:`, 'm').test(example));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('relay365 queue and send-test', () => {
+  it('follows a message from send-test through list, show, and the actions', async () => {
+    sink = await startSink({ rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : null) });
+    const dir = tempDir();
+    writeConfig(dir, { listeners: { default: { host: '127.0.0.1', port: 0 } }, routes: { upstream: routeTo(sink.port) } });
+    relay = await spawnRelay(dir);
+    // send-test needs the fixed port the relay chose
+    writeConfig(dir, { listeners: { default: { host: '127.0.0.1', port: relay.port } }, routes: { upstream: routeTo(sink.port) } });
+
+    const sent = await cli(dir, ['send-test', '--to', 'gone@contoso.example']);
+    expect(sent.code).toBe(0);
+    const id = /queued as ([0-9a-z]{18})/.exec(sent.stdout)?.[1] as string;
+    expect(sent.stdout).toContain(`relay365 queue show ${id}`);
+
+    await until(async () => JSON.parse((await cli(dir, ['queue', 'show', id, '--json'])).stdout).state === 'failed', 10_000, () => 'not failed');
+    const list = JSON.parse((await cli(dir, ['queue', 'list', '--json', '--state', 'failed'])).stdout) as { id: string }[];
+    expect(list.map((m) => m.id)).toEqual([id]);
+    const table = (await cli(dir, ['queue', 'list'])).stdout;
+    expect(table).toMatch(new RegExp(`^${id}\\s+failed\\s+`, 'm'));
+    const show = (await cli(dir, ['queue', 'show', id])).stdout;
+    expect(show).toContain(`Message ${id}: failed`);
+    expect(show).toMatch(/#1 .* upstream \(smarthost\) on relay\.test {2}<gone@contoso\.example> {2}permanent/);
+    expect(show).toContain('upstream: 550 5.1.1 User unknown');
+
+    sink.behaviour.rcpt = undefined;
+    expect((await cli(dir, ['queue', 'retry', id])).stdout).toBe(`${id}: queued\n`);
+    await sink.waitForMessages(1);
+    await until(async () => JSON.parse((await cli(dir, ['queue', 'show', id, '--json'])).stdout).state === 'delivered', 10_000, () => 'not delivered');
+
+    const cancel = await cli(dir, ['queue', 'cancel', id]);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr).toBe(`${id}: cannot cancel a message that is delivered\n`);
+    expect((await cli(dir, ['queue', 'delete', id])).stdout).toBe(`${id}: deleted\n`);
+    expect((await cli(dir, ['queue', 'show', id])).stderr).toBe(`relay365: no message ${id} in the queue\n`);
+  });
+
+  it('queue list refuses an unknown state with the list of states', async () => {
+    const result = await cli(tempDir(), ['queue', 'list', '--state', 'stuck']);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/unknown state "stuck"; states are queued, sending, deferred, delivered, failed, held, cancelled/);
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * Configuration mistakes, each with the message an admin reads: the file (or the variable),
+ * the key path, and what is wrong.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { tempDir } from '../helpers/relay.js';
+
+function problemsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'relay365.yaml'), yaml);
+  try {
+    loadConfig({ path: 'relay365.yaml', cwd: dir, env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('the config was accepted');
+}
+
+const smarthost = (extra: string) => `routes:\n  primary:\n    transport: smarthost\n    host: smtp.contoso.example\n${extra}`;
+
+describe('config errors', () => {
+  it('names the file, the key path, and the bad value', () => {
+    expect(problemsOf(smarthost('    port: 587x\n'))).toEqual(['relay365.yaml: routes.primary.port: expected a number from 1 to 65535, got "587x"']);
+  });
+
+  it('suggests the key that was meant', () => {
+    expect(problemsOf(smarthost('    prot: 587\n'))).toEqual(['relay365.yaml: routes.primary: unknown key "prot" (did you mean "port"?)']);
+    expect(problemsOf('delivery:\n  concurency: 5\n')).toEqual(['relay365.yaml: delivery: unknown key "concurency" (did you mean "concurrency"?)']);
+  });
+
+  it('lists the transports when one is misspelt', () => {
+    expect(problemsOf('routes:\n  primary:\n    transport: smarthst\n')).toEqual([
+      'relay365.yaml: routes.primary.transport: expected one of "smarthost", "capture", got "smarthst"',
+    ]);
+  });
+
+  it('says what is missing', () => {
+    expect(problemsOf('routes:\n  primary:\n    transport: smarthost\n')).toEqual(['relay365.yaml: routes.primary.host: is required (string)']);
+  });
+
+  it('explains durations, sizes and choices', () => {
+    expect(problemsOf('delivery:\n  lifetime: 5 days\n')).toEqual([
+      'relay365.yaml: delivery.lifetime: expected a duration such as "30s", "5m", "4h" or "5d" (or a number of seconds), got "5 days"',
+    ]);
+    expect(problemsOf('listeners:\n  default:\n    maxMessageSize: huge\n')).toEqual([
+      'relay365.yaml: listeners.default.maxMessageSize: expected a size such as "35MB", "256KB" or a number of bytes, got "huge"',
+    ]);
+    expect(problemsOf('listeners:\n  default:\n    bareLineEndings: fix\n')).toEqual([
+      'relay365.yaml: listeners.default.bareLineEndings: expected one of "reject", "normalize", got "fix"',
+    ]);
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    const [problem] = problemsOf('listeners:\n  default:\n    port: 25\n  other: [\n');
+    expect(problem).toMatch(/^relay365\.yaml: line \d+, column \d+: /);
+  });
+
+  it('checks rules that span keys', () => {
+    expect(problemsOf('routes:\n  a: {transport: capture}\n  b: {transport: capture}\n')).toEqual([
+      'relay365.yaml: routing.default: required when there are several routes; name one of "a", "b"',
+    ]);
+    expect(problemsOf('routes:\n  a: {transport: capture}\nrouting:\n  default: b\n')).toEqual([
+      'relay365.yaml: routing.default: no route named "b" (routes: "a")',
+    ]);
+    expect(problemsOf('listeners:\n  default:\n    tls:\n      cert: server.crt\n')).toEqual([
+      'relay365.yaml: listeners.default.tls: cert and key go together; give both or neither',
+    ]);
+  });
+
+  it('names the environment variable when the environment set the bad value', () => {
+    expect(problemsOf('', { RELAY365_LISTENERS__DEFAULT__PORT: 'abc' })).toEqual([
+      'environment RELAY365_LISTENERS__DEFAULT__PORT: listeners.default.port: expected a number from 0 to 65535, got "abc"',
+    ]);
+  });
+
+  it('refuses a config file that was asked for and is not there', () => {
+    const dir = tempDir();
+    expect(() => loadConfig({ path: 'missing.yaml', cwd: dir, env: {} })).toThrow(/^missing\.yaml: the config file does not exist/);
+  });
+});
+
+describe('config loading', () => {
+  it('runs on defaults without a file', () => {
+    const dir = tempDir();
+    const { config, file } = loadConfig({ cwd: dir, env: {} });
+    expect(file).toBeNull();
+    expect(config.listeners.default).toMatchObject({ host: '127.0.0.1', port: 2525, greetingDelay: 0, bareLineEndings: 'reject', maxMessageSize: 35 * 1024 ** 2 });
+    expect(config.delivery.lifetime).toBe(5 * 86_400_000);
+    expect(config.store.path).toBe(join(dir, 'data/relay365.db'));
+  });
+
+  it('lets the environment override any key, matched without regard to case or underscores', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'relay365.yaml'), smarthost('    port: 587\n'));
+    const { config } = loadConfig({
+      path: 'relay365.yaml',
+      cwd: dir,
+      env: {
+        RELAY365_ROUTES__PRIMARY__PORT: '2587',
+        RELAY365_LISTENERS__DEFAULT__MAX_MESSAGE_SIZE: '10MB',
+        RELAY365_DELIVERY__RETRY__INITIAL: '30s',
+        RELAY365_ROUTES__PRIMARY__AUTH__USER: 'relay@contoso.example',
+        RELAY365_ROUTES__PRIMARY__AUTH__PASS: '123456',
+      },
+    });
+    expect(config.routes.primary).toMatchObject({ port: 2587, auth: { user: 'relay@contoso.example', pass: '123456' } });
+    expect(config.listeners.default?.maxMessageSize).toBe(10 * 1024 ** 2);
+    expect(config.delivery.retry.initial).toBe(30_000);
+  });
+
+  it('takes the path from RELAY365_CONFIG', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'other.yaml'), 'log:\n  level: debug\n');
+    expect(loadConfig({ cwd: dir, env: { RELAY365_CONFIG: 'other.yaml' } }).config.log.level).toBe('debug');
+  });
+});

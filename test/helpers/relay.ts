@@ -1,0 +1,105 @@
+/**
+ * Runs relay365 for a test: in this process (startRelay, for most tests) or as a child
+ * process of the built CLI (for crash and signal tests), always with a config file written
+ * to a fresh temporary folder, listeners on port 0, and JSON logs kept for inspection.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { startRelay, type RunningRelay } from '../../src/relay.js';
+import { until } from './sink.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+export function tempDir(prefix = 'relay365-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes relay365.yaml into `dir` with a listener on port 0 unless the test says otherwise. */
+export function writeConfig(dir: string, config: Record<string, unknown>): string {
+  const file = join(dir, 'relay365.yaml');
+  const withDefaults = {
+    node: { name: 'relay.test' },
+    listeners: { default: { host: '127.0.0.1', port: 0 } },
+    ...config,
+  };
+  writeFileSync(file, stringify(withDefaults));
+  return file;
+}
+
+/** A smarthost route to a sink on loopback, plaintext, with quick retries. */
+export function routeTo(port: number, extra: Record<string, unknown> = {}) {
+  return { transport: 'smarthost', host: '127.0.0.1', port, tls: 'none', connectTimeout: '2s', ...extra };
+}
+
+export const fastRetry = { poll: '200ms', retry: { initial: '300ms', factor: 1, max: '300ms', jitter: 0 } };
+
+export interface TestRelay {
+  relay: RunningRelay;
+  port: number;
+  dir: string;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startTestRelay(config: Record<string, unknown>, dir = tempDir()): Promise<TestRelay> {
+  const file = writeConfig(dir, config);
+  const { config: loaded } = loadConfig({ path: file, env: {} });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const relay = await startRelay(loaded, createLogger('debug', sink));
+  const port = [...relay.listeners.values()][0]?.port as number;
+  return { relay, port, dir, logs, stop: () => relay.stop() };
+}
+
+export interface ChildRelay {
+  child: ChildProcess;
+  port: number;
+  logs: Record<string, unknown>[];
+  stderr: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `relay365 serve --config <dir>/relay365.yaml` and waits until it listens. */
+export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildRelay> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'relay365.yaml')], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const result: ChildRelay = {
+    child,
+    port: 0,
+    logs: [],
+    stderr: '',
+    exited: new Promise((done) => child.on('exit', (code, signal) => done({ code, signal }))),
+  };
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line) continue;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      result.logs.push(entry);
+      if (entry.msg === 'listening') result.port = entry.port as number;
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (result.stderr += chunk.toString()));
+  let exited = false;
+  void result.exited.then(() => (exited = true));
+  await until(() => result.port > 0 || exited, 15_000, () => `relay did not start: ${result.stderr}`);
+  if (!result.port) throw new Error(`relay exited before listening: ${result.stderr}`);
+  return result;
+}

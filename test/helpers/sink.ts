@@ -1,0 +1,124 @@
+/**
+ * A real SMTP server on loopback that stands for "the upstream" in relay tests: it keeps
+ * every message byte for byte with its envelope, and can be told to refuse recipients or
+ * messages, to stall, or to go down and come back on the same port.
+ */
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+
+export interface SinkMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+}
+
+export interface Reply {
+  code: number;
+  text: string;
+}
+
+export interface SinkBehaviour {
+  /** Refuse a recipient at RCPT TO with this reply. */
+  rcpt?: (address: string) => Reply | null;
+  /** Refuse the message after DATA with this reply. */
+  data?: (message: SinkMessage) => Reply | null;
+  /** Wait this long before answering the end of DATA (a slow upstream). */
+  dataDelayMs?: number;
+  /** Wait this long before answering RCPT TO (an upstream that stalls before the message is sent). */
+  rcptDelayMs?: number;
+}
+
+export interface Sink {
+  port: number;
+  messages: SinkMessage[];
+  /** Connections accepted so far. */
+  connections: number;
+  behaviour: SinkBehaviour;
+  waitForMessages(count: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  waitForConnections(count: number, timeoutMs?: number): Promise<void>;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const errorReply = (reply: Reply) => Object.assign(new Error(reply.text), { responseCode: reply.code });
+
+export async function startSink(behaviour: SinkBehaviour = {}, port = 0): Promise<Sink> {
+  const messages: SinkMessage[] = [];
+  let server: SMTPServer;
+  const sink: Sink = {
+    port,
+    messages,
+    connections: 0,
+    behaviour,
+    async waitForMessages(count, timeoutMs = 10_000) {
+      await until(() => messages.length >= count, timeoutMs, () => `${messages.length} of ${count} messages arrived at the sink`);
+      return messages;
+    },
+    async waitForConnections(count, timeoutMs = 10_000) {
+      await until(() => sink.connections >= count, timeoutMs, () => `${sink.connections} of ${count} connections reached the sink`);
+    },
+    async down() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    async up() {
+      server = create();
+      await new Promise<void>((resolve) => server.listen(sink.port, '127.0.0.1', () => resolve()));
+    },
+    async stop() {
+      await sink.down();
+    },
+  };
+
+  function create(): SMTPServer {
+    return new SMTPServer({
+      logger: false,
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      disableReverseLookup: true,
+      closeTimeout: 200,
+      onConnect(_session, callback) {
+        sink.connections++;
+        callback();
+      },
+      onRcptTo(address: SMTPServerAddress, _session, callback) {
+        const reply = sink.behaviour.rcpt?.(address.address);
+        const answer = () => callback(reply ? errorReply(reply) : undefined);
+        if (sink.behaviour.rcptDelayMs) setTimeout(answer, sink.behaviour.rcptDelayMs);
+        else answer();
+      },
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          const message: SinkMessage = {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks),
+          };
+          const finish = () => {
+            const reply = sink.behaviour.data?.(message);
+            if (reply) return callback(errorReply(reply));
+            messages.push(message);
+            callback(null, 'sink kept it');
+          };
+          if (sink.behaviour.dataDelayMs) setTimeout(finish, sink.behaviour.dataDelayMs);
+          else finish();
+        });
+      },
+    });
+  }
+
+  server = create();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  sink.port = (server.server.address() as AddressInfo).port;
+  return sink;
+}
+
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * What every Store must do, written once and run against each implementation (SQLite now;
+ * PostgreSQL runs the same suite when it arrives).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newMessageId } from '../../src/queue/ids.js';
+import type { NewMessage, Store } from '../../src/queue/store.js';
+
+export function storeContract(name: string, open: () => Promise<Store>) {
+  describe(`${name} store`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(() => store.close());
+
+    async function put(body: Buffer, recipients = ['a@contoso.example'], receivedAt = Date.now()): Promise<string> {
+      const id = newMessageId(receivedAt);
+      const writer = store.createBodyWriter(id);
+      await pipeline(Readable.from(chunks(body)), writer);
+      await store.accept(message(id, recipients, receivedAt), await writer.stored);
+      return id;
+    }
+
+    const read = async (id: string) => Buffer.concat(await (await store.openBody(id)).toArray());
+
+    it('keeps small and large bodies byte for byte, with their size and hash', async () => {
+      for (const size of [0, 1000, 3 * 1024 * 1024]) {
+        const body = randomBytes(size);
+        const id = await put(body);
+        expect((await read(id)).equals(body)).toBe(true);
+        const detail = await store.get(id);
+        expect(detail?.size).toBe(size);
+        expect(detail?.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+      }
+    });
+
+    it('leases a due message to one node, and gives it to another only after the lease expires', async () => {
+      const id = await put(Buffer.from('x'));
+      const now = Date.now();
+      const [claimed] = await store.claimDue('node-a', 10, now, 60_000);
+      expect(claimed?.id).toBe(id);
+      expect(claimed?.recovered).toBe(false);
+      expect(await store.claimDue('node-b', 10, now + 1000, 60_000)).toEqual([]);
+      expect(await store.renewLeases('node-b', [id], now + 120_000)).toEqual([]);
+      const [taken] = await store.claimDue('node-b', 10, now + 61_000, 60_000);
+      expect(taken?.id).toBe(id);
+      expect(taken?.recovered).toBe(true);
+      expect(await store.renewLeases('node-a', [id], now + 200_000)).toEqual([]);
+      expect(await store.renewLeases('node-b', [id], now + 200_000)).toEqual([id]);
+    });
+
+    it('returns what a restarted node was delivering to the queue at once', async () => {
+      const id = await put(Buffer.from('x'));
+      await store.claimDue('node-a', 10, Date.now(), 300_000);
+      expect(await store.releaseLeases('node-b', Date.now())).toEqual([]);
+      expect(await store.releaseLeases('node-a', Date.now())).toEqual([id]);
+      expect((await store.get(id))?.state).toBe('queued');
+    });
+
+    it('records an attempt and the states it leads to', async () => {
+      const id = await put(Buffer.from('x'), ['a@contoso.example', 'b@contoso.example']);
+      const [claimed] = await store.claimDue('node-a', 1, Date.now(), 60_000);
+      const retryAt = Date.now() + 60_000;
+      await store.finishAttempt({
+        messageId: id,
+        node: 'node-a',
+        startedAt: Date.now(),
+        durationMs: 12,
+        results: [
+          { idx: 0, route: 'r', transport: 'smarthost', verdict: 'delivered', state: 'delivered', reply: { code: 250, enhanced: '2.0.0', text: 'OK' }, diagnosis: null, fix: null, retryAt: null },
+          { idx: 1, route: 'r', transport: 'smarthost', verdict: 'transient', state: 'deferred', reply: { code: 451, enhanced: '4.7.0', text: 'later' }, diagnosis: 'try later', fix: null, retryAt },
+        ],
+        state: 'deferred',
+        nextAttemptAt: retryAt,
+        lastError: '451 4.7.0 later',
+      });
+      const detail = await store.get(id);
+      expect(claimed?.recipients).toHaveLength(2);
+      expect(detail).toMatchObject({ state: 'deferred', attemptCount: 1, nextAttemptAt: retryAt, lastError: '451 4.7.0 later', leaseOwner: null });
+      expect(detail?.recipientDetails.map((r) => r.state)).toEqual(['delivered', 'deferred']);
+      expect(detail?.attempts.map((a) => [a.attempt, a.recipientIdx, a.verdict, a.reply?.code])).toEqual([
+        [1, 0, 'delivered', 250],
+        [1, 1, 'transient', 451],
+      ]);
+      expect(await store.claimDue('node-a', 10, Date.now(), 60_000)).toEqual([]);
+      const [again] = await store.claimDue('node-a', 10, retryAt, 60_000);
+      expect(again?.recipients.map((r) => r.address)).toEqual(['b@contoso.example']);
+      expect(again?.otherRecipientStates).toEqual(['delivered']);
+      expect(await store.nextWakeAt()).toBeGreaterThan(retryAt);
+    });
+
+    it('allows each admin action only from the states it makes sense in', async () => {
+      const id = await put(Buffer.from('x'));
+      expect(await store.act(id, 'cancel', Date.now(), 'cancelled by an admin')).toEqual({ ok: true, state: 'cancelled' });
+      expect(await store.act(id, 'cancel', Date.now())).toEqual({ ok: false, reason: 'wrong-state', state: 'cancelled' });
+      expect(await store.act(id, 'retry', Date.now())).toEqual({ ok: false, reason: 'wrong-state', state: 'cancelled' });
+      expect(await store.act(id, 'delete', Date.now())).toEqual({ ok: true, state: null });
+      expect(await store.act(id, 'delete', Date.now())).toEqual({ ok: false, reason: 'not-found' });
+      expect(await store.get(id)).toBeNull();
+
+      const sending = await put(Buffer.from('y'));
+      await store.claimDue('node-a', 10, Date.now(), 60_000);
+      expect(await store.act(sending, 'delete', Date.now())).toEqual({ ok: false, reason: 'wrong-state', state: 'sending' });
+    });
+
+    it('expires what outlived its lifetime, and purges old finished messages with their bodies', async () => {
+      const old = await put(randomBytes(400 * 1024), ['a@contoso.example'], Date.now() - 10 * 86_400_000);
+      const fresh = await put(Buffer.from('fresh'));
+      const expired = await store.expire(Date.now(), (last) => `Expired (last: ${last})`);
+      expect(expired).toEqual([old]);
+      expect((await store.get(old))?.recipientDetails[0]).toMatchObject({ state: 'failed', diagnosis: 'Expired (last: null)' });
+      expect(await store.purge(Date.now() + 1)).toBe(1);
+      expect(await store.get(old)).toBeNull();
+      await expect(store.openBody(old)).rejects.toThrow();
+      expect((await store.get(fresh))?.state).toBe('queued');
+    });
+
+    it('lists newest first with filters and paging by id', async () => {
+      const ids = [];
+      for (let i = 0; i < 5; i++) ids.push(await put(Buffer.from(`m${i}`), [`user${i}@contoso.example`], Date.now() + i));
+      const page1 = await store.list({ limit: 2 });
+      expect(page1.map((m) => m.id)).toEqual([ids[4], ids[3]]);
+      const page2 = await store.list({ limit: 2, before: page1[1]?.id });
+      expect(page2.map((m) => m.id)).toEqual([ids[2], ids[1]]);
+      expect((await store.list({ limit: 10, recipient: 'user3@' })).map((m) => m.id)).toEqual([ids[3]]);
+      expect((await store.list({ limit: 10, states: ['delivered'] }))).toEqual([]);
+      expect((await store.countByState()).queued).toBe(5);
+    });
+  });
+}
+
+function* chunks(body: Buffer, size = 64 * 1024) {
+  for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
+}
+
+function message(id: string, recipients: string[], receivedAt: number): NewMessage {
+  return {
+    id,
+    receivedAt,
+    listener: 'default',
+    clientAddress: '127.0.0.1',
+    clientHelo: 'app.example',
+    tls: null,
+    app: null,
+    mailFrom: 'app@contoso.example',
+    mailParams: {},
+    recipients: recipients.map((address) => ({ address, params: {} })),
+    receivedHeader: 'Received: test\r\n',
+    expiresAt: receivedAt + 5 * 86_400_000,
+  };
+}

@@ -78,37 +78,41 @@ export class SmarthostTransport implements Transport {
   /** Turns a nodemailer error into a verdict with the reason and, where known, the fix. */
   private explain(err: SmtpError): Outcome {
     const name = `routes.${this.route}`;
-    if (err.response) {
-      const reply = parseReply(err.response);
+    const reply = err.response ? parseReply(err.response) : null;
+    if (err.code === 'ETLS' && err.command === 'STARTTLS' && reply) {
+      return outcome('route-broken', `${this.who} does not offer STARTTLS (it answered "${formatReply(reply)}"), and ${name}.tls is ${this.config.tls}, which requires it.`, {
+        reply,
+        fix: `Enable STARTTLS on the server; only if the network path is trusted, set ${name}.tls to opportunistic or none.`,
+      });
+    }
+    if (err.code === 'ETLS' || (!reply && /certificate|self[- ]signed|SSL|TLS/i.test(err.message))) {
+      return outcome('route-broken', `TLS with ${this.who} failed: ${err.message}`, {
+        fix: `If the server uses a private CA, add it to ${name}.ca; check ${name}.tls (${this.config.tls}) and ${name}.minTlsVersion (${this.config.minTlsVersion}).`,
+      });
+    }
+    if (reply) {
       if (err.code === 'EAUTH' && reply.code !== null && reply.code >= 500) {
         return outcome('route-broken', `${this.who} refused the route's credentials: ${formatReply(reply)}`, {
           reply,
           fix: `Check ${name}.auth.user and ${name}.auth.pass, then release the held messages (relay365 queue retry).`,
         });
       }
-      const stage = err.command ? ` at ${err.command}` : '';
       const base = outcomeFromReply(reply, this.who);
-      return { ...base, diagnosis: base.diagnosis.replace(/:/, `${stage}:`) };
+      return err.command ? { ...base, diagnosis: base.diagnosis.replace(':', ` at ${err.command}:`) } : base;
     }
-    const cause = err.originalCode ?? err.code ?? '';
-    const system = /ECONNREFUSED/.test(cause + err.message);
-    if (system) {
+    const cause = `${err.originalCode ?? err.code ?? ''} ${err.message}`;
+    if (/ECONNREFUSED/.test(cause)) {
       return outcome('transient', `Could not connect to ${this.who}: connection refused. The smarthost is down or not listening there.`, {
         fix: `Check that the server runs and that ${name}.host and ${name}.port are right.`,
       });
     }
-    if (/ETIMEDOUT|ETIMEOUT/.test(cause) || /timeout/i.test(err.message)) {
+    if (/ETIMEDOUT|ETIMEOUT|timeout/i.test(cause)) {
       return outcome('transient', `${this.who} did not answer in time (${err.message}). A firewall may be dropping the connection, or the server is overloaded.`, {
         fix: `Check that ${this.who} is reachable from this host (port ${this.config.port} open on every firewall on the way).`,
       });
     }
-    if (/ENOTFOUND|EAI_AGAIN|EDNS/.test(cause + err.message)) {
+    if (/ENOTFOUND|EAI_AGAIN|EDNS/.test(cause)) {
       return outcome('transient', `The name ${this.config.host} does not resolve (${err.message}).`, { fix: `Check ${name}.host and this host's DNS.` });
-    }
-    if (err.code === 'ETLS' || /certificate|self[- ]signed|SSL|TLS/i.test(err.message)) {
-      return outcome('route-broken', `TLS with ${this.who} failed: ${err.message}`, {
-        fix: `If the server uses a private CA, add it to ${name}.ca; check ${name}.tls (${this.config.tls}) and ${name}.minTlsVersion (${this.config.minTlsVersion}).`,
-      });
     }
     return outcome('transient', `Delivery to ${this.who} failed: ${err.message}`);
   }

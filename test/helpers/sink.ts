@@ -28,8 +28,18 @@ export interface SinkBehaviour {
   rcptDelayMs?: number;
 }
 
+export interface SinkOptions {
+  port?: number;
+  /** Offer STARTTLS with this identity (and require it before AUTH). */
+  tls?: { key: string; cert: string };
+  /** Require AUTH with these credentials. */
+  auth?: { user: string; pass: string };
+}
+
 export interface Sink {
   port: number;
+  /** Successful AUTH commands, as "METHOD user". */
+  logins: string[];
   messages: SinkMessage[];
   /** Connections accepted so far. */
   connections: number;
@@ -43,11 +53,14 @@ export interface Sink {
 
 const errorReply = (reply: Reply) => Object.assign(new Error(reply.text), { responseCode: reply.code });
 
-export async function startSink(behaviour: SinkBehaviour = {}, port = 0): Promise<Sink> {
+export async function startSink(behaviour: SinkBehaviour = {}, options: SinkOptions = {}): Promise<Sink> {
+  const port = options.port ?? 0;
+  const logins: string[] = [];
   const messages: SinkMessage[] = [];
   let server: SMTPServer;
   const sink: Sink = {
     port,
+    logins,
     messages,
     connections: 0,
     behaviour,
@@ -73,8 +86,15 @@ export async function startSink(behaviour: SinkBehaviour = {}, port = 0): Promis
   function create(): SMTPServer {
     return new SMTPServer({
       logger: false,
-      authOptional: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      authOptional: !options.auth,
+      disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(options.tls ? [] : ['STARTTLS'])],
+      ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth(auth, _session, callback) {
+        const ok = auth.username === options.auth?.user && auth.password === options.auth?.pass;
+        if (ok) logins.push(`${auth.method} ${auth.username}`);
+        callback(ok ? null : Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }), ok ? { user: auth.username } : undefined);
+      },
       disableReverseLookup: true,
       closeTimeout: 200,
       onConnect(_session, callback) {

@@ -94,3 +94,24 @@ describe('greeting delay when configured', () => {
     }
   });
 });
+
+describe('connection limits', () => {
+  it('refuses connections beyond maxConnections with 421 and disconnects idle clients', async () => {
+    const relay = await startTestRelay({
+      listeners: { default: { host: '127.0.0.1', port: 0, maxConnections: 2, idleTimeout: '400ms', tls: { mode: 'none' } } },
+    });
+    try {
+      const first = await SmtpTalk.open(relay.port);
+      const second = await SmtpTalk.open(relay.port);
+      expect(await first.reply()).toMatch(/^220 /);
+      expect(await second.reply()).toMatch(/^220 /);
+      const third = await SmtpTalk.open(relay.port);
+      expect(await third.reply()).toBe('421 4.7.0 relay.test Too many connected clients, try again in a moment');
+      third.close();
+      expect(await first.reply(2000)).toMatch(/^421 /); // idle for longer than idleTimeout
+      second.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+});

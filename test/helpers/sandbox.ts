@@ -1,0 +1,171 @@
+// Test helpers for the Microsoft 365 sandbox: start one on a free loopback port with a temporary
+// data folder, build real msal-node clients that trust its CA, and play the user's part on its
+// sign-in pages over plain HTTPS (a browser's GET and form POST, nothing more).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfidentialClientApplication, PublicClientApplication, type Configuration } from '@azure/msal-node';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js';
+import { defaultTenantFile } from '../../sandbox/options.js';
+import { loadTenantFile } from '../../sandbox/tenant/load.js';
+import type { Tenant } from '../../sandbox/tenant/schema.js';
+import { MsalNetworkClient } from '../../src/credentials/network-client.js';
+
+/** The demo tenant's identities (sandbox/tenants/contoso.example.yaml). */
+export const DEMO = {
+  tenantId: '6f1c2b2e-7d55-4c07-9a4f-2b4f0c8a1d11',
+  domain: 'contoso.example',
+  appOnly: {
+    clientId: '3c0d7a55-2f7e-4b8e-9c1a-5e6f7a8b9c01',
+    secret: 'demo~Secret.Value-for-the-relay365-sandbox',
+    secretId: '5b1f0e2d-3c4b-4a59-8e7f-60718293a4b5',
+    servicePrincipalObjectId: '9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c02',
+  },
+  delegated: { clientId: '7e4d2c1b-0a9f-4e8d-b7c6-a5b4c3d2e1f0', redirectUri: 'http://localhost:3017/' },
+  alice: { address: 'alice@contoso.example', password: 'Alice-Demo-Passw0rd' },
+  bob: { address: 'bob@contoso.example', password: 'Bob-Demo-Passw0rd' },
+  relay: { address: 'relay@contoso.example', password: 'Relay-Demo-Passw0rd' },
+} as const;
+
+export const EXCHANGE_DEFAULT_SCOPE = 'https://outlook.office365.com/.default';
+export const SMTP_SEND_SCOPE = 'https://outlook.office.com/SMTP.Send';
+
+/** A copy of the demo tenant, to modify and hand to `startTestSandbox({ tenant })`. */
+export function demoTenant(): Tenant {
+  const loaded = loadTenantFile(defaultTenantFile());
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  return structuredClone(loaded.tenant);
+}
+
+export interface TestSandbox {
+  readonly sandbox: Sandbox;
+  readonly dataDir: string;
+  /** An msal-node network client that trusts the sandbox CA. */
+  readonly network: MsalNetworkClient;
+  /** Stops the sandbox and deletes its data folder. */
+  stop(): Promise<void>;
+}
+
+/** Starts a sandbox on 127.0.0.1, a free port, in a fresh temporary data folder. */
+export async function startTestSandbox(options: SandboxOptions = {}): Promise<TestSandbox> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'relay365-sandbox-')));
+  const sandbox = await startSandbox({ host: '127.0.0.1', httpsPort: 0, ...options, dataDir }).catch(async (e: unknown) => {
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    throw e;
+  });
+  const network = new MsalNetworkClient({ extraCa: [sandbox.caPem] });
+  return {
+    sandbox,
+    dataDir,
+    network,
+    stop: async () => {
+      network.close();
+      await sandbox.stop();
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+type AuthOptions = Omit<Configuration['auth'], 'authority' | 'knownAuthorities'> & { tenant?: string };
+
+function msalConfig(t: TestSandbox, auth: AuthOptions): Configuration {
+  const { tenant, ...rest } = auth;
+  return {
+    auth: { ...rest, authority: t.sandbox.urls.authority(tenant), knownAuthorities: [t.sandbox.urls.knownAuthority] },
+    system: { networkClient: t.network },
+  };
+}
+
+/** A real msal-node ConfidentialClientApplication pointed at the sandbox. */
+export function confidentialClient(t: TestSandbox, auth: AuthOptions): ConfidentialClientApplication {
+  return new ConfidentialClientApplication(msalConfig(t, auth));
+}
+
+/** A real msal-node PublicClientApplication pointed at the sandbox. */
+export function publicClient(t: TestSandbox, auth: AuthOptions): PublicClientApplication {
+  return new PublicClientApplication(msalConfig(t, auth));
+}
+
+export interface HttpsResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** One HTTPS request to the sandbox, trusting its CA; redirects are returned, not followed. */
+export function httpsRequest(t: TestSandbox, url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Record<string, string> } = {}): Promise<HttpsResponse> {
+  const body = typeof init.body === 'object' ? new URLSearchParams(init.body).toString() : init.body;
+  const headers = { ...(typeof init.body === 'object' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...init.headers };
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, ca: t.sandbox.caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Form fields a user fills on the sandbox's sign-in pages. */
+export interface UserAction {
+  /** The mailbox address typed as the login. */
+  address?: string;
+  password?: string;
+  /** Tick the MFA approval box. */
+  mfa?: boolean;
+  action?: 'accept' | 'decline';
+}
+
+/**
+ * Plays the browser in the authorization code flow: opens the authorize URL msal-node built,
+ * submits the sign-in/consent form, and returns the response (a 302 to the app's redirect URI,
+ * or the page again with an error).
+ */
+export async function submitConsentPage(t: TestSandbox, authorizeUrl: string, user: UserAction): Promise<HttpsResponse> {
+  const pageResponse = await httpsRequest(t, authorizeUrl);
+  const flow = /name="flow" value="([^"]+)"/.exec(pageResponse.text)?.[1];
+  if (!flow) throw new Error(`the authorize page has no sign-in form (HTTP ${pageResponse.status}): ${pageResponse.text.slice(0, 500)}`);
+  return httpsRequest(t, authorizeUrl.split('?')[0]!, { body: { flow, ...formFields(user) } });
+}
+
+/** Follows the consent page and returns the redirect URL the browser would be sent to. */
+export async function redirectFromConsentPage(t: TestSandbox, authorizeUrl: string, user: UserAction): Promise<URL> {
+  const res = await submitConsentPage(t, authorizeUrl, user);
+  const location = res.headers.location;
+  if (res.status !== 302 || typeof location !== 'string') throw new Error(`expected a redirect, got HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+  return new URL(location);
+}
+
+/** Plays the user on the device login page: enters the code, signs in, approves or declines. */
+export function submitDeviceLogin(t: TestSandbox, userCode: string, user: UserAction): Promise<HttpsResponse> {
+  return httpsRequest(t, t.sandbox.urls.deviceLogin, { body: { code: userCode, ...formFields(user) } });
+}
+
+function formFields(user: UserAction): Record<string, string> {
+  return {
+    login: user.address ?? '',
+    password: user.password ?? '',
+    ...(user.mfa ? { mfa: 'approve' } : {}),
+    action: user.action ?? 'accept',
+  };
+}
+
+/** The AADSTS code an msal-node error carries, e.g. 'AADSTS7000215' (from error_codes or the message). */
+export function aadstsOf(error: unknown): string | undefined {
+  const e = error as { errorNo?: string | number; errorMessage?: string; message?: string };
+  if (e.errorNo !== undefined && e.errorNo !== '') return `AADSTS${e.errorNo}`;
+  return /AADSTS\d+/.exec(`${e.errorMessage ?? ''} ${e.message ?? ''}`)?.[0];
+}
+
+/** Runs `fn`, which must fail, and returns its error. */
+export async function failureOf(fn: () => Promise<unknown>): Promise<Record<string, unknown> & { errorCode?: string; errorMessage?: string; subError?: string }> {
+  try {
+    await fn();
+  } catch (e) {
+    return e as Record<string, unknown>;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}

@@ -1,21 +1,26 @@
 // relay365 sandbox: run the Microsoft 365 sandbox until interrupted.
 //
-// Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT]
+// Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT]
 //   --tenant FILE      tenant file (YAML or JSON); default: the bundled contoso.example demo tenant
 //   --data DIR         where the CA, keys, grants and mail are kept; default ./data/sandbox
 //   --host ADDRESS     address to listen on; default 127.0.0.1
 //   --https-port PORT  HTTPS port for Entra ID, Graph and the sandbox page; default 9443
+//   --submission-port PORT  SMTP client submission (smtp.office365.com:587); default 5587
+//   --mx-port PORT     SMTP MX (<tenant>.mail.protection.outlook.com:25); default 5025
 // It prints the URLs and the CA certificate's path, and stops on Ctrl-C (SIGINT) or SIGTERM.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATA_DIR, DEFAULT_HTTPS_PORT } from './options.js';
+import { DEFAULT_MX_PORT, DEFAULT_SUBMISSION_PORT } from './smtp/settings.js';
 import { startSandbox } from './index.js';
 
-const USAGE = `Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT]
+const USAGE = `Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT]
   --tenant FILE      tenant file (YAML or JSON); default: the bundled contoso.example demo tenant
   --data DIR         where the CA, keys, grants and mail are kept; default ${DEFAULT_DATA_DIR}
   --host ADDRESS     address to listen on; default 127.0.0.1
-  --https-port PORT  HTTPS port for Entra ID, Graph and the sandbox page; default ${DEFAULT_HTTPS_PORT}`;
+  --https-port PORT  HTTPS port for Entra ID, Graph and the sandbox page; default ${DEFAULT_HTTPS_PORT}
+  --submission-port PORT  SMTP client submission (smtp.office365.com:587); default ${DEFAULT_SUBMISSION_PORT}
+  --mx-port PORT     SMTP MX (<tenant>.mail.protection.outlook.com:25); default ${DEFAULT_MX_PORT}`;
 
 /** Runs the sandbox; resolves with the exit code once it has stopped (after SIGINT/SIGTERM). */
 export async function runSandboxCli(argv: string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
@@ -28,6 +33,8 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
         data: { type: 'string' },
         host: { type: 'string' },
         'https-port': { type: 'string' },
+        'submission-port': { type: 'string' },
+        'mx-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -45,6 +52,17 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
     out(`--https-port must be a port number, got ${values['https-port']}\n${USAGE}`);
     return 2;
   }
+  const smtpPorts: { submissionPort?: number; mxPort?: number } = {};
+  for (const [flag, key] of [['submission-port', 'submissionPort'], ['mx-port', 'mxPort']] as const) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!(Number.isInteger(n) && n >= 0 && n < 65536)) {
+      out(`--${flag} must be a port number, got ${value}\n${USAGE}`);
+      return 2;
+    }
+    smtpPorts[key] = n;
+  }
   let sandbox;
   try {
     sandbox = await startSandbox({
@@ -52,6 +70,7 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
       ...(values.data ? { dataDir: values.data } : {}),
       ...(values.host ? { host: values.host } : {}),
       ...(port !== undefined ? { httpsPort: port } : {}),
+      smtp: smtpPorts,
       log: out,
     });
   } catch (e) {

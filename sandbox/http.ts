@@ -9,13 +9,14 @@ import { sandboxApiPlugin } from './api/plugin.js';
 import { sandboxPagePlugin } from './api/page.js';
 import type { SandboxContext } from './context.js';
 import { entraPlugin } from './entra/plugin.js';
+import { graphPlugin } from './graph/plugin.js';
 import type { SandboxHttpPlugin } from './http-route.js';
 
 /**
  * The plugins every sandbox serves, in registration order. Graph registers here with one line;
  * its routes live under GRAPH_PREFIX (context.ts) and name `config: { endpoint: 'graph' }`.
  */
-export const HTTP_PLUGINS: readonly SandboxHttpPlugin[] = [entraPlugin, sandboxApiPlugin, sandboxPagePlugin];
+export const HTTP_PLUGINS: readonly SandboxHttpPlugin[] = [entraPlugin, graphPlugin, sandboxApiPlugin, sandboxPagePlugin];
 
 /** The endpoint name that takes the whole HTTPS listener down (every route at once). */
 export const HTTPS_ENDPOINT = 'https';

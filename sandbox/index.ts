@@ -106,6 +106,7 @@ export type { SandboxOptions } from './options.js';
 export type { SandboxContext, SandboxUrls } from './context.js';
 export { GRAPH_PREFIX } from './context.js';
 export type { SandboxPorts, SandboxService, StartedService } from './services.js';
+export type { RateLimitBehaviour, SmtpOptions, SubmissionLimits } from './smtp/settings.js';
 export { describe as describeEvent, type SandboxHttpPlugin } from './http-route.js';
 export { verifyAccessToken, type AccessTokenCheck, type AccessTokenClaims, type AccessTokenRejection, type VerifyOptions } from './entra/verify.js';
 export type { Tenant, TenantInput, Mailbox, AppRegistration, InboundConnector } from './tenant/schema.js';

@@ -3,8 +3,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ENTRA_SETTINGS, type EntraSettings } from './entra/context.js';
+import type { GraphSettings } from './graph/settings.js';
 import type { SandboxHttpPlugin } from './http-route.js';
 import type { SandboxService } from './services.js';
+import type { SmtpOptions } from './smtp/settings.js';
 import type { TenantInput } from './tenant/schema.js';
 
 export interface SandboxOptions {
@@ -24,8 +26,10 @@ export interface SandboxOptions {
   entra?: Partial<EntraSettings>;
   /** How many events the log keeps. Default 5000. */
   eventLogCapacity?: number;
-  /** Ports of the SMTP servers (client submission, like smtp.office365.com:587; MX, like <tenant>.mail.protection.outlook.com:25); read by the SMTP service. */
-  smtp?: { host?: string; submissionPort?: number; mxPort?: number };
+  /** The SMTP servers (client submission, like smtp.office365.com:587; MX, like <tenant>.mail.protection.outlook.com:25): ports and sending limits. See smtp/settings.ts. */
+  smtp?: SmtpOptions;
+  /** Graph's request and throttling limits (Microsoft's by default); see graph/settings.ts. */
+  graph?: Partial<GraphSettings>;
   /** Services to start beside the built-in ones (see services.ts). */
   services?: SandboxService[];
   /** HTTPS plugins to register beside the built-in ones (see http.ts). */
@@ -43,7 +47,8 @@ export interface ResolvedSandboxOptions {
   readonly serverNames: readonly string[];
   readonly entra: EntraSettings;
   readonly eventLogCapacity: number;
-  readonly smtp: { host?: string; submissionPort?: number; mxPort?: number };
+  readonly smtp: SmtpOptions;
+  readonly graph: Partial<GraphSettings>;
   readonly services: readonly SandboxService[];
   readonly httpPlugins: readonly SandboxHttpPlugin[];
   readonly log: (line: string) => void;
@@ -64,6 +69,7 @@ export function resolveOptions(o: SandboxOptions = {}): ResolvedSandboxOptions {
     entra: { ...DEFAULT_ENTRA_SETTINGS, ...o.entra },
     eventLogCapacity: o.eventLogCapacity ?? 5000,
     smtp: o.smtp ?? {},
+    graph: o.graph ?? {},
     services: o.services ?? [],
     httpPlugins: o.httpPlugins ?? [],
     log: o.log ?? (() => undefined),

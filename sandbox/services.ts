@@ -2,6 +2,7 @@
 // MX) are services. Each gets the shared context, reports the ports it listens on, and is
 // stopped in reverse order when the sandbox stops.
 import type { SandboxContext } from './context.js';
+import { smtpService } from './smtp/service.js';
 
 export interface SandboxPorts {
   https: number;
@@ -25,4 +26,4 @@ export interface SandboxService {
  * The services every sandbox starts, in order. The SMTP servers register here (they read their
  * ports from `ctx.options.smtp`); tests and tools can add more with `startSandbox({ services })`.
  */
-export const BUILT_IN_SERVICES: readonly SandboxService[] = [];
+export const BUILT_IN_SERVICES: readonly SandboxService[] = [smtpService];

@@ -155,6 +155,8 @@ export const organizationSchema = z.object({
   smtpClientAuthenticationDisabled: z.boolean().default(true),
   /** Whether an authentication policy still allows basic auth for SMTP. */
   basicAuthAllowed: z.boolean().default(false),
+  /** Microsoft has removed basic auth for SMTP client submission for good: 550 5.7.30, whatever else is set. */
+  basicAuthRetired: z.boolean().default(false),
   /** Set-OrganizationConfig -RejectDirectSend */
   rejectDirectSend: z.boolean().default(false),
   /** Security Defaults on: legacy authentication is blocked. */

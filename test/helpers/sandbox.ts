@@ -2,6 +2,7 @@
 // data folder, build real msal-node clients that trust its CA, and play the user's part on its
 // sign-in pages over plain HTTPS (a browser's GET and form POST, nothing more).
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { ClientRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ export const DEMO = {
 
 export const EXCHANGE_DEFAULT_SCOPE = 'https://outlook.office365.com/.default';
 export const SMTP_SEND_SCOPE = 'https://outlook.office.com/SMTP.Send';
+export const GRAPH_DEFAULT_SCOPE = 'https://graph.microsoft.com/.default';
 
 /** A copy of the demo tenant, to modify and hand to `startTestSandbox({ tenant })`. */
 export function demoTenant(): Tenant {
@@ -168,4 +170,51 @@ export async function failureOf(fn: () => Promise<unknown>): Promise<Record<stri
     return e as Record<string, unknown>;
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** An app-only Microsoft Graph token from the real msal-node (the demo app's, unless told otherwise). */
+export async function graphAppToken(t: TestSandbox, auth: { clientId: string; clientSecret: string } = { clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret }): Promise<string> {
+  const result = await confidentialClient(t, auth).acquireTokenByClientCredential({ scopes: [GRAPH_DEFAULT_SCOPE] });
+  if (!result) throw new Error('msal-node returned no Graph token');
+  return result.accessToken;
+}
+
+export interface GraphCall {
+  method?: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  headers?: Record<string, string>;
+  /** JSON objects are sent as application/json. */
+  body?: string | Buffer | object;
+}
+
+/**
+ * Starts one request to the sandbox's Graph (`path` under `urls.graph`, e.g. `/v1.0/users/x/sendMail`,
+ * or a whole URL such as an upload session's) and leaves its body to the caller: `request.end(body)`,
+ * or writes spread over time. The response resolves when it has been read in full.
+ */
+export function openGraphRequest(t: TestSandbox, path: string, init: Omit<GraphCall, 'body'> = {}): { request: ClientRequest; response: Promise<HttpsResponse> } {
+  const url = /^https:/.test(path) ? path : `${t.sandbox.urls.graph}${path}`;
+  const headers = { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...init.headers };
+  let req!: ClientRequest;
+  const response = new Promise<HttpsResponse>((resolve, reject) => {
+    req = request(url, { method: init.method ?? 'POST', headers, ca: t.sandbox.caPem, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  return { request: req, response };
+}
+
+/** One whole request to the sandbox's Graph (see openGraphRequest). */
+export function graphRequest(t: TestSandbox, path: string, init: GraphCall = {}): Promise<HttpsResponse> {
+  const json = init.body !== undefined && typeof init.body === 'object' && !Buffer.isBuffer(init.body);
+  const body = json ? JSON.stringify(init.body) : (init.body as string | Buffer | undefined);
+  const headers = { ...(json ? { 'content-type': 'application/json' } : {}), ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...init.headers };
+  const { request: req, response } = openGraphRequest(t, path, { ...init, headers });
+  req.end(body);
+  return response;
 }

@@ -145,21 +145,22 @@ describe('seams for the Graph and SMTP servers', () => {
     const t = await startTestSandbox({
       httpPlugins: [
         async (app) => {
-          app.post('/graph/v1.0/users/:id/sendMail', { config: { endpoint: 'graph' } }, async (request, reply) => {
-            describeEvent(request, { action: 'sendMail', mailbox: (request.params as { id: string }).id });
+          app.post('/graph/v1.0/users/:id/seamProbe', { config: { endpoint: 'graph' } }, async (request, reply) => {
+            describeEvent(request, { action: 'seamProbe', mailbox: (request.params as { id: string }).id });
             return reply.code(202).send();
           });
         },
       ],
     });
     try {
-      const url = `${t.sandbox.urls.graph}/v1.0/users/${DEMO.alice.address}/sendMail`;
+      // Not sendMail: the built-in Graph plugin serves that route, and Fastify refuses it twice.
+      const url = `${t.sandbox.urls.graph}/v1.0/users/${DEMO.alice.address}/seamProbe`;
       expect((await httpsRequest(t, url, { method: 'POST' })).status).toBe(202);
       t.sandbox.faults.add({ kind: 'reply', endpoint: 'graph', http: { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'x' } } } });
       const faulted = await httpsRequest(t, url, { method: 'POST' });
       expect(faulted.status).toBe(503);
       expect(JSON.parse(faulted.text).error.code).toBe('ServiceUnavailable');
-      expect(t.sandbox.events.list({ endpoint: 'graph' }).map((e) => `${e.action} ${e.outcome} ${e.status}`)).toEqual(['sendMail ok 202', `POST /graph/v1.0/users/${DEMO.alice.address}/sendMail fault 503`]);
+      expect(t.sandbox.events.list({ endpoint: 'graph' }).map((e) => `${e.action} ${e.outcome} ${e.status}`)).toEqual(['seamProbe ok 202', `POST /graph/v1.0/users/${DEMO.alice.address}/seamProbe fault 503`]);
     } finally {
       await t.stop();
     }

@@ -55,7 +55,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       const tls = listenerConfig.tls.mode === 'none' ? null : await loadTlsIdentity(listenerConfig.tls, hostname, dirname(config.store.path), log);
       const listener = new SmtpListener(name, listenerConfig, {
         store,
-        onQueued: () => scheduler.wake(),
+        delivery: scheduler,
         log,
         hostname,
         lifetimeMs: config.delivery.lifetime,

@@ -54,7 +54,7 @@ const smarthostRoute = z.strictObject({
       method: oneOf(['LOGIN', 'PLAIN']).optional().describe('Defaults to what the server offers.'),
     })
     .optional(),
-  maxConnections: intInRange(1, 100).default(5).describe('Pooled connections kept open to the upstream.'),
+  maxConnections: intInRange(1, 100).default(10).describe('Pooled connections kept open to the upstream.'),
   connectTimeout: duration().prefault('30s'),
   timeout: duration().prefault('5m').describe('Longest wait for any single upstream reply.'),
 });

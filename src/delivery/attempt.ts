@@ -52,6 +52,7 @@ export async function attemptDelivery(message: ClaimedMessage, deps: AttemptDeps
   const problem = results.find((r) => r.verdict !== 'delivered');
   const report: AttemptReport = {
     messageId: message.id,
+    attempt: message.attemptCount + 1,
     node: deps.node,
     startedAt,
     durationMs: finishedAt - startedAt,

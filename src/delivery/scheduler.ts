@@ -2,8 +2,13 @@
  * The delivery loop. It claims due messages (leased, so a crashed node's work returns to
  * the queue), runs at most `concurrency` attempts at once, renews the leases of long
  * deliveries, and now and then expires messages that outlived their lifetime and purges
- * old finished ones. New mail wakes it at once; otherwise it sleeps until the next
- * message is due, or the poll interval passes (other processes may have changed things).
+ * old finished ones.
+ *
+ * New mail does not go through a claim: while a delivery slot is free, ingress reserves
+ * it, commits the message already leased to this node, and hands it over (DeliveryIntake),
+ * which saves a write transaction per message. The store is asked for due work only when
+ * there may be some: mail committed while every slot was busy, a retry time reached, or
+ * the poll interval passed (other processes and nodes change the queue too).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -16,11 +21,28 @@ export interface SchedulerOptions extends AttemptDeps {
   retention: number;
 }
 
+/** How ingress hands committed mail to delivery. */
+export interface DeliveryIntake {
+  /** A lease for a message about to be committed, when a delivery slot is free; null when all are busy. */
+  reserve(): { node: string; until: number } | null;
+  /** The message committed under the reserved lease: delivery starts now. */
+  deliverNow(message: ClaimedMessage): void;
+  /** The commit failed: the reserved slot is free again. */
+  unreserve(): void;
+  /** A message was committed without a lease: it waits in the queue for a free slot. */
+  queued(): void;
+}
 
-export class Scheduler {
+export class Scheduler implements DeliveryIntake {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly inflight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private reserved = 0;
+  /** Due work may be waiting in the store (unknown at start, so look). */
+  private backlog = true;
+  /** When the next known retry or lease expiry falls due. */
+  private dueAt = 0;
+  private lastLook = 0;
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private lastMaintenance = 0;
@@ -42,7 +64,28 @@ export class Scheduler {
     this.leaseTimer = setInterval(() => void this.renewLeases(), every);
   }
 
-  /** New mail: look for due work now rather than at the next poll. */
+  reserve(): { node: string; until: number } | null {
+    if (!this.running || this.inflight.size + this.reserved >= this.options.delivery.concurrency) return null;
+    this.reserved++;
+    return { node: this.options.node, until: Date.now() + this.options.delivery.lease };
+  }
+
+  deliverNow(message: ClaimedMessage): void {
+    this.reserved--;
+    if (this.running) this.launch(message);
+    else void this.options.store.act(message.id, 'requeue', Date.now(), 'returned to the queue at shutdown');
+  }
+
+  unreserve(): void {
+    this.reserved--;
+  }
+
+  queued(): void {
+    this.backlog = true;
+    this.wake();
+  }
+
+  /** Look at the queue now (an admin retried a message, say) rather than at the next poll. */
   wake(): void {
     this.woken = true;
     this.wakeUp?.();
@@ -78,16 +121,18 @@ export class Scheduler {
       this.woken = false;
       try {
         await this.maintain();
-        const free = concurrency - this.inflight.size;
-        if (free <= 0) {
-          await this.sleep(poll); // a finishing attempt wakes the loop
-          continue;
+        const free = concurrency - this.inflight.size - this.reserved;
+        const now = Date.now();
+        if (free > 0 && (this.backlog || now >= this.dueAt || now - this.lastLook >= poll)) {
+          this.lastLook = now;
+          const claimed = await store.claimDue(node, free, now, lease);
+          for (const message of claimed) this.launch(message);
+          this.backlog = claimed.length === free;
+          if (this.backlog) continue;
+          this.dueAt = (await store.nextWakeAt()) ?? Number.POSITIVE_INFINITY;
         }
-        const claimed = await store.claimDue(node, free, Date.now(), lease);
-        for (const message of claimed) this.launch(message);
-        if (claimed.length === free) continue; // there may be more due than slots
-        const next = await store.nextWakeAt();
-        await this.sleep(next === null ? poll : Math.min(poll, Math.max(5, next - Date.now())));
+        // A finishing attempt wakes the loop; it looks again only if there may be work.
+        await this.sleep(Math.min(poll, Math.max(5, this.dueAt - Date.now())));
       } catch (err) {
         this.log.error({ err }, 'delivery loop failed; trying again');
         await this.sleep(poll);

@@ -5,13 +5,13 @@
  * "250 2.0.0 Ok: queued as <id>". Anything short of that gets a reply that says what went
  * wrong, and nothing is kept.
  */
-import { pipeline } from 'node:stream/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import { newMessageId } from '../queue/ids.js';
-import type { Store } from '../queue/store.js';
+import type { BodyWriter, Store } from '../queue/store.js';
+import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { RelaySmtpServer, smtpError } from './connection.js';
 import { LineEndingGuard } from './line-endings.js';
 import { receivedHeader } from './received.js';
@@ -19,8 +19,8 @@ import type { TlsIdentity } from './tls.js';
 
 export interface IngressDeps {
   store: Store;
-  /** Called after each commit, so delivery can start without polling. */
-  onQueued: (messageId: string) => void;
+  /** Delivery: a free slot is reserved before the commit, and the message handed over after it. */
+  delivery: DeliveryIntake;
   log: Logger;
   hostname: string;
   lifetimeMs: number;
@@ -97,7 +97,7 @@ export class SmtpListener {
     const writer = this.deps.store.createBodyWriter(id);
     const guard = new LineEndingGuard(this.config.bareLineEndings);
     try {
-      await pipeline(stream, guard, writer);
+      await pump(stream, guard, writer);
       if (stream.sizeExceeded) {
         // smtp-server answers 552 5.3.4 itself.
         await writer.abort();
@@ -118,7 +118,8 @@ export class SmtpListener {
       const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
       const recipients = envelope.rcptTo.map((r) => ({ address: r.address, params: r.args || {} }));
       const tls = session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null;
-      await this.deps.store.accept(
+      const lease = this.deps.delivery.reserve();
+      const accepted = await this.deps.store.accept(
         {
           id,
           receivedAt,
@@ -143,10 +144,15 @@ export class SmtpListener {
           expiresAt: receivedAt + this.deps.lifetimeMs,
         },
         body,
-      );
+        lease ?? undefined,
+      ).catch((err: unknown) => {
+        if (lease) this.deps.delivery.unreserve();
+        throw err;
+      });
       log.info({ from: mailFrom, rcpts: recipients.length, size: body.size, client: session.remoteAddress }, 'queued');
       callback(null, `Ok: queued as ${id}`);
-      this.deps.onQueued(id);
+      if (lease) this.deps.delivery.deliverNow(accepted);
+      else this.deps.delivery.queued();
     } catch (err) {
       await writer.abort().catch(() => undefined);
       if (stream.destroyed && !stream.readableEnded) {
@@ -158,4 +164,23 @@ export class SmtpListener {
       callback(smtpError(452, '4.3.1', 'Insufficient system storage: the message could not be stored; try again later'));
     }
   }
+}
+
+/**
+ * stream -> guard -> writer, settling when the writer has finished or anything failed.
+ * (stream.pipeline does the same but allocates an AbortController per call, which shows
+ * on the accept path; the client going away mid-DATA destroys `stream` with an error.)
+ */
+function pump(stream: SMTPServerDataStream, guard: LineEndingGuard, writer: BodyWriter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
+    stream.once('error', fail);
+    stream.once('close', () => {
+      if (!stream.readableEnded) fail(null);
+    });
+    guard.once('error', fail);
+    writer.once('error', fail);
+    writer.once('finish', () => resolve());
+    stream.pipe(guard).pipe(writer);
+  });
 }

@@ -52,6 +52,11 @@ export interface BodyWriter extends Writable {
   abort(): Promise<void>;
 }
 
+export interface Lease {
+  node: string;
+  until: number;
+}
+
 export interface ClaimedRecipient {
   idx: number;
   address: string;
@@ -99,6 +104,8 @@ export interface RecipientResult {
 
 export interface AttemptReport {
   messageId: string;
+  /** 1 for the first attempt (the claimed attemptCount + 1). */
+  attempt: number;
   node: string;
   startedAt: number;
   durationMs: number;
@@ -185,9 +192,11 @@ export interface Store {
   /**
    * Commits a message, its recipients and its body (written by a finished BodyWriter) in one
    * transaction. Only after this resolves may the client be told 250. On failure nothing is
-   * kept (the body is removed) and the error says why.
+   * kept (the body is removed) and the error says why. With a lease, the message is
+   * committed already claimed by that node (it has a free delivery slot for it), returned
+   * as the node would have claimed it.
    */
-  accept(message: NewMessage, body: StoredBody): Promise<void>;
+  accept(message: NewMessage, body: StoredBody, lease?: Lease): Promise<ClaimedMessage>;
   /** Streams a stored body (without the Received header). */
   openBody(messageId: string): Promise<Readable>;
 

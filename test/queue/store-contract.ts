@@ -67,6 +67,7 @@ export function storeContract(name: string, open: () => Promise<Store>) {
       const retryAt = Date.now() + 60_000;
       await store.finishAttempt({
         messageId: id,
+        attempt: 1,
         node: 'node-a',
         startedAt: Date.now(),
         durationMs: 12,

@@ -1,8 +1,11 @@
 /**
- * Group commit: every write asked for during one turn of the event loop goes into a
- * single transaction, so twenty clients finishing DATA at once cost one fsync, not twenty.
- * Each caller still learns its own outcome: if the shared transaction fails, the writes are
- * retried one by one, so one bad write cannot fail its neighbours.
+ * Group commit: writes asked for close together go into a single transaction, so twenty
+ * clients finishing DATA at once cost one fsync, not twenty. A write that someone waits
+ * on (a client waiting for its 250) is flushed at the next turn of the event loop; one
+ * that nobody waits on (recording a finished attempt) may wait a few milliseconds and
+ * usually rides along with the next urgent flush. Each caller still learns its own
+ * outcome: if the shared transaction fails for a reason other than a locked or full
+ * database, the writes are retried one by one, so one bad write cannot fail its neighbours.
  */
 import type Database from 'better-sqlite3';
 
@@ -12,26 +15,32 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** How long a write nobody waits on may wait for company. */
+export const LAZY_FLUSH_MS = 15;
+
 export class GroupCommit {
   private pending: Pending[] = [];
-  private scheduled = false;
+  private immediate: NodeJS.Immediate | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly db: Database.Database) {}
 
-  run<T>(write: () => T): Promise<T> {
+  /** `urgent`: someone is waiting for this commit (flush at once); otherwise it may wait LAZY_FLUSH_MS. */
+  run<T>(write: () => T, urgent = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run: write, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      if (urgent) this.immediate ??= setImmediate(() => this.flush());
+      else this.timer ??= setTimeout(() => this.flush(), LAZY_FLUSH_MS);
     });
   }
 
   private flush(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    if (this.timer) clearTimeout(this.timer);
+    this.immediate = this.timer = null;
     const batch = this.pending;
     this.pending = [];
-    this.scheduled = false;
+    if (!batch.length) return;
     const results: unknown[] = [];
     try {
       this.db.transaction(() => {

@@ -10,11 +10,13 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { ACTIONS, PENDING_RECIPIENT_STATES, State, stateAfterAttempt, type Action, type RecipientState } from '../states.js';
 import { SpoolWriter, spoolPath, type SpooledBody } from '../spool.js';
+import { claimedFromNew } from '../claimed.js';
 import type {
   ActionOutcome,
   AttemptReport,
   BodyWriter,
   ClaimedMessage,
+  Lease,
   ListQuery,
   MessageDetail,
   MessageSummary,
@@ -56,7 +58,7 @@ export class SqliteStore implements Store {
     return new SpoolWriter(spoolPath(this.options.spool, messageId), this.options.inlineLimit);
   }
 
-  async accept(message: NewMessage, stored: StoredBody): Promise<void> {
+  async accept(message: NewMessage, stored: StoredBody, lease?: Lease): Promise<ClaimedMessage> {
     const body = stored as SpooledBody;
     try {
       await this.commits.run(() => {
@@ -74,9 +76,11 @@ export class SqliteStore implements Store {
           sha256: body.sha256,
           body_file: body.file,
           received_header: message.receivedHeader,
-          state: State.queued,
+          state: lease ? State.sending : State.queued,
           next_attempt_at: message.receivedAt,
           expires_at: message.expiresAt,
+          lease_owner: lease?.node ?? null,
+          lease_until: lease?.until ?? null,
           updated_at: message.receivedAt,
         });
         if (body.inline) this.sql.insertBody.run(message.id, body.inline);
@@ -88,6 +92,7 @@ export class SqliteStore implements Store {
       if (body.file) await rm(body.file, { force: true });
       throw err;
     }
+    return claimedFromNew(message, body.size);
   }
 
   async openBody(messageId: string): Promise<Readable> {
@@ -134,14 +139,15 @@ export class SqliteStore implements Store {
   }
 
   async finishAttempt(report: AttemptReport): Promise<void> {
+    const finishedAt = report.startedAt + report.durationMs;
     await this.commits.run(() => {
-      const row = this.sql.selectMessage.get(report.messageId) as MessageRow | undefined;
-      if (!row) return; // deleted by an admin while it was being delivered
-      const attempt = row.attempt_count + 1;
+      // A message an admin deleted while it was being delivered has nothing left to update.
+      if (this.sql.finishMessage.run({ id: report.messageId, state: report.state, next_attempt_at: report.nextAttemptAt, last_error: report.lastError, updated_at: finishedAt }).changes === 0) return;
       for (const r of report.results) {
+        const reply = { reply_code: r.reply?.code ?? null, reply_enhanced: r.reply?.enhanced ?? null, reply_text: r.reply?.text ?? null };
         this.sql.insertAttempt.run({
           message_id: report.messageId,
-          attempt,
+          attempt: report.attempt,
           recipient_idx: r.idx,
           started_at: report.startedAt,
           duration_ms: report.durationMs,
@@ -149,9 +155,7 @@ export class SqliteStore implements Store {
           route: r.route,
           transport: r.transport,
           verdict: r.verdict,
-          reply_code: r.reply?.code ?? null,
-          reply_enhanced: r.reply?.enhanced ?? null,
-          reply_text: r.reply?.text ?? null,
+          ...reply,
           diagnosis: r.diagnosis,
           fix: r.fix,
         });
@@ -161,23 +165,13 @@ export class SqliteStore implements Store {
           state: r.state,
           route: r.route,
           retry_at: r.retryAt,
-          reply_code: r.reply?.code ?? null,
-          reply_enhanced: r.reply?.enhanced ?? null,
-          reply_text: r.reply?.text ?? null,
+          ...reply,
           verdict: r.verdict,
           diagnosis: r.diagnosis,
-          updated_at: report.startedAt + report.durationMs,
+          updated_at: finishedAt,
         });
       }
-      this.sql.finishMessage.run({
-        id: report.messageId,
-        state: report.state,
-        next_attempt_at: report.nextAttemptAt,
-        attempt_count: attempt,
-        last_error: report.lastError,
-        updated_at: report.startedAt + report.durationMs,
-      });
-    });
+    }, false);
   }
 
   async nextWakeAt(): Promise<number | null> {

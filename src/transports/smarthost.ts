@@ -4,6 +4,7 @@
  * required unless the route says otherwise; AUTH LOGIN/PLAIN when credentials are set.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import nodemailer, { type Mail } from 'nodemailer';
 import type { SmarthostRouteConfig } from '../config/schema.js';
 import { formatReply, outcomeFromReply, parseReply, type SmtpError } from './smtp-reply.js';
@@ -39,7 +40,8 @@ export class SmarthostTransport implements Transport {
         minVersion: config.minTlsVersion,
         rejectUnauthorized: config.verifyCertificate,
         ca: config.ca.length ? config.ca.map((file) => readFileSync(file, 'utf8')) : undefined,
-        servername: config.host,
+        // SNI carries host names only (RFC 6066); an IP address is checked against the certificate's IP entries.
+        servername: isIP(config.host) ? undefined : config.host,
       },
       logger: false,
     });

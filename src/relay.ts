@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { effectiveRoutes, Router } from './delivery/router.js';
+import { RouteGate } from './delivery/route-gate.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmtpListener } from './ingress/listener.js';
 import { loadTlsIdentity } from './ingress/tls.js';
@@ -28,8 +29,9 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   const node = config.node.name as string;
   const store = openStore(config);
   const transports = new Map<string, Transport>();
+  const context = { ehloName: node, log, transport: (name: string) => transports.get(name) };
   for (const [name, route] of Object.entries(effectiveRoutes(config))) {
-    transports.set(name, createTransport(name, route, node));
+    transports.set(name, createTransport(name, route, context));
     log.info({ route: name, transport: route.transport }, 'route ready');
   }
   if (!Object.keys(config.routes).length) {
@@ -38,6 +40,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   const scheduler = new Scheduler({
     store,
     router: new Router(config),
+    gate: new RouteGate(store, config.delivery.probe, log),
     transports,
     retry: config.delivery.retry,
     node,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { configCommands } from './config.js';
 import { queueCommands } from './queue.js';
+import { routeCommands } from './route.js';
 import { runSandbox } from './sandbox.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
@@ -27,6 +28,7 @@ program
   .action(() => serve(global()));
 
 queueCommands(program, global);
+routeCommands(program, global);
 configCommands(program, global);
 
 program

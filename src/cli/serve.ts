@@ -2,15 +2,19 @@
 import { createLogger } from '../log.js';
 import { startRelay } from '../relay.js';
 import { loadOrExit, EXIT, type GlobalOptions } from './context.js';
+import { startDemo, type Demo } from './demo.js';
 
 export async function serve(options: GlobalOptions): Promise<void> {
   const loaded = loadOrExit(options);
   const log = createLogger(loaded.config.log.level);
   log.info({ config: loaded.file ?? '(none: defaults)', store: loaded.config.store.path, node: loaded.config.node.name }, 'relay365 starting');
   let relay;
+  let demo: Demo | null = null;
   try {
+    if (Object.keys(loaded.config.routes).length === 0) demo = await startDemo(loaded.config, log);
     relay = await startRelay(loaded.config, log);
   } catch (err) {
+    await demo?.stop();
     log.fatal({ err }, 'relay365 could not start');
     log.flush();
     process.exit(EXIT.software);
@@ -22,6 +26,7 @@ export async function serve(options: GlobalOptions): Promise<void> {
     log.info({ signal }, 'shutting down');
     relay
       .stop()
+      .then(() => demo?.stop())
       .then(() => {
         log.flush();
         process.exit(EXIT.ok);

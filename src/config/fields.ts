@@ -72,3 +72,15 @@ export function bool() {
 export function host() {
   return text('a host name or IP address');
 }
+
+export const tlsVersion = () => oneOf(['TLSv1.2', 'TLSv1.3']);
+
+/** An https:// URL (an authority host, an API endpoint). */
+export function httpsUrl(what = 'an https:// URL') {
+  return text(what).refine((value) => /^https:\/\/[^\s/]+/.test(value), { error: (iss) => `expected ${what}, got ${JSON.stringify(iss.input)}` });
+}
+
+/** An e-mail address (local@domain). */
+export function address(what = 'an e-mail address') {
+  return text(what).refine((value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value), { error: (iss) => `expected ${what}, got ${JSON.stringify(iss.input)}` });
+}

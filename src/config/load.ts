@@ -108,6 +108,21 @@ function crossCheck(config: Config): string[] {
     problems.push(`routing.default: required when there are several routes; name one of ${routes.map((r) => `"${r}"`).join(', ')}`);
   }
   if (Object.keys(config.listeners).length === 0) problems.push('listeners: at least one listener is needed');
+  const known = (name: string) => routes.includes(name);
+  const list = routes.map((r) => `"${r}"`).join(', ') || 'none';
+  config.routing.rules.forEach((rule, i) => {
+    if (!known(rule.route)) problems.push(`routing.rules.${i}.route: no route named "${rule.route}" (routes: ${list})`);
+    if (!rule.senderDomains?.length && !rule.recipientDomains?.length) problems.push(`routing.rules.${i}: give senderDomains, recipientDomains or both`);
+  });
+  for (const [name, route] of Object.entries(config.routes)) {
+    const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;
+    const key = route.transport === 'direct-send' ? 'fallback' : 'largeMessages.route';
+    if (other !== undefined && !known(other)) problems.push(`routes.${name}.${key}: no route named "${other}" (routes: ${list})`);
+    if (other === name) problems.push(`routes.${name}.${key}: a route cannot hand over to itself`);
+    if (route.transport === 'graph' && route.largeMessages.via === 'route' && !route.largeMessages.route) {
+      problems.push(`routes.${name}.largeMessages.route: required with via: route (the route that takes large messages, e.g. an smtp-oauth route of the same mailbox)`);
+    }
+  }
   for (const [name, listener] of Object.entries(config.listeners)) {
     if (Boolean(listener.tls.cert) !== Boolean(listener.tls.key)) {
       problems.push(`listeners.${name}.tls: cert and key go together; give both or neither`);
@@ -125,8 +140,13 @@ function resolvePaths(config: Config, base: string): void {
     if (listener.tls.key) listener.tls.key = at(listener.tls.key);
   }
   for (const route of Object.values(config.routes)) {
-    if (route.transport === 'smarthost') route.ca = route.ca.map(at);
+    if ('ca' in route) route.ca = route.ca.map(at);
     if (route.transport === 'capture' && route.dir) route.dir = at(route.dir);
+    const certificate = 'credentials' in route ? route.credentials.certificate : route.transport === 'connector' ? route.certificate : undefined;
+    if (certificate) {
+      certificate.key = at(certificate.key);
+      certificate.cert = at(certificate.cert);
+    }
   }
 }
 

@@ -5,9 +5,9 @@
  * (a smarthost's name, for instance).
  */
 import { z } from 'zod';
-import { bool, duration, host, intInRange, oneOf, port, size, text } from './fields.js';
+import { duration, host, intInRange, oneOf, size, text, tlsVersion } from './fields.js';
+import { routeSchema } from './routes.js';
 
-const tlsVersion = oneOf(['TLSv1.2', 'TLSv1.3']);
 
 const listenerTls = z
   .strictObject({
@@ -16,7 +16,7 @@ const listenerTls = z
       .describe('starttls: offer STARTTLS; implicit: TLS from the first byte (port 465 style); none: plaintext only.'),
     cert: text('a path to a PEM certificate file').optional().describe('PEM certificate (chain). Without cert and key a self-signed certificate is generated, with a warning.'),
     key: text('a path to a PEM private key file').optional().describe('PEM private key for cert.'),
-    minVersion: tlsVersion.default('TLSv1.2'),
+    minVersion: tlsVersion().default('TLSv1.2'),
   })
   .prefault({});
 
@@ -37,35 +37,6 @@ const listener = z.strictObject({
     .describe('A bare LF or bare CR inside DATA: reject (550 5.5.2, as Postfix does since the SMTP smuggling disclosures) or normalize to CRLF for legacy applications.'),
 });
 
-const smarthostRoute = z.strictObject({
-  transport: z.literal('smarthost'),
-  host: host().describe('The upstream SMTP server.'),
-  port: port().default(25),
-  tls: oneOf(['starttls', 'implicit', 'opportunistic', 'none'])
-    .default('starttls')
-    .describe('starttls: required; implicit: TLS from the first byte; opportunistic: STARTTLS when offered; none: never.'),
-  minTlsVersion: tlsVersion.default('TLSv1.2'),
-  verifyCertificate: bool().default(true).describe('Check the upstream certificate against trusted CAs and its name.'),
-  ca: z.array(text('a path to a PEM CA file')).default([]).describe('Extra CA certificates (PEM files) to trust for this route.'),
-  auth: z
-    .strictObject({
-      user: text('a user name'),
-      pass: text('a password'),
-      method: oneOf(['LOGIN', 'PLAIN']).optional().describe('Defaults to what the server offers.'),
-    })
-    .optional(),
-  maxConnections: intInRange(1, 100).default(10).describe('Pooled connections kept open to the upstream.'),
-  connectTimeout: duration().prefault('30s'),
-  timeout: duration().prefault('5m').describe('Longest wait for any single upstream reply.'),
-});
-
-const captureRoute = z.strictObject({
-  transport: z.literal('capture'),
-  dir: text('a folder path').optional().describe('Also write every captured message here as <id>.eml.'),
-});
-
-export const routeSchema = z.discriminatedUnion('transport', [smarthostRoute, captureRoute]);
-
 const retry = z
   .strictObject({
     initial: duration().prefault('1m').describe('Wait after the first transient failure.'),
@@ -81,6 +52,7 @@ const delivery = z
     lease: duration().prefault('5m').describe('A message being delivered is returned to the queue if its node does not finish or renew within this time (crash safety).'),
     poll: duration().prefault('1s').describe('How often the scheduler looks for due messages besides being woken by new mail.'),
     lifetime: duration().prefault('5d').describe('A message not delivered after this long fails with the last reason.'),
+    probe: duration().prefault('5m').describe('A held route (bad secret, SMTP AUTH disabled…) tries one message this often to see whether it works again.'),
     shutdownGrace: duration().prefault('15s').describe('On shutdown, how long deliveries in progress may finish before their messages go back to the queue.'),
     retry,
   })
@@ -110,6 +82,16 @@ export const configSchema = z.strictObject({
   routing: z
     .strictObject({
       default: text('a route name').optional().describe('The route for mail no rule sends elsewhere; required when there are several routes.'),
+      rules: z
+        .array(
+          z.strictObject({
+            senderDomains: z.array(text('a domain')).optional().describe('The envelope sender\'s domain is one of these.'),
+            recipientDomains: z.array(text('a domain')).optional().describe('The recipient\'s domain is one of these.'),
+            route: text('a route name'),
+          }),
+        )
+        .default([])
+        .describe('Rules tried in order; the first that matches a recipient chooses its route. "*.example.com" matches subdomains.'),
     })
     .prefault({}),
   delivery,
@@ -123,7 +105,5 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = z.output<typeof listener>;
-export type RouteConfig = z.output<typeof routeSchema>;
-export type SmarthostRouteConfig = z.output<typeof smarthostRoute>;
-export type CaptureRouteConfig = z.output<typeof captureRoute>;
+export type { RouteConfig, SmarthostRouteConfig, CaptureRouteConfig, GraphRouteConfig, SmtpOAuthRouteConfig, SmtpBasicRouteConfig, DirectSendRouteConfig, ConnectorRouteConfig, CredentialsConfig, PacingConfig, SenderConfig } from './routes.js';
 export type RetryConfig = z.output<typeof retry>;

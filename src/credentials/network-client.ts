@@ -60,7 +60,7 @@ export class MsalNetworkClient implements INetworkModule {
             parsed = (text === '' ? {} : JSON.parse(text)) as T;
           } catch {
             // msal-node's own client fails the same way on a body that is not JSON (an HTML error page).
-            reject(new AuthError('token_parsing_error', `${method} ${url} answered HTTP ${res.statusCode} with a body that is not JSON: ${text.slice(0, 200)}`));
+            reject(new AuthError('token_parsing_error', '', `${method} ${url} answered HTTP ${res.statusCode} with a body that is not JSON: ${text.slice(0, 200)}`));
             return;
           }
           resolve({ headers: responseHeaders, body: parsed, status: res.statusCode ?? 0 });
@@ -75,5 +75,5 @@ export class MsalNetworkClient implements INetworkModule {
 }
 
 function networkError(message: string): AuthError {
-  return new AuthError(NETWORK_ERROR, `Network request failed: ${message}`);
+  return new AuthError(NETWORK_ERROR, '', `Network request failed: ${message}`);
 }

@@ -46,6 +46,9 @@ export class Scheduler implements DeliveryIntake {
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private lastMaintenance = 0;
+  private lastProbeCheck = 0;
+  /** The probe time each held route was last given a message for, so one probe releases one message. */
+  private readonly probed = new Map<string, number>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
@@ -121,6 +124,7 @@ export class Scheduler implements DeliveryIntake {
       this.woken = false;
       try {
         await this.maintain();
+        await this.probeHeldRoutes();
         const free = concurrency - this.inflight.size - this.reserved;
         const now = Date.now();
         if (free > 0 && (this.backlog || now >= this.dueAt || now - this.lastLook >= poll)) {
@@ -179,6 +183,21 @@ export class Scheduler implements DeliveryIntake {
       if (held.length < ids.length) this.log.warn({ lost: ids.filter((id) => !held.includes(id)) }, 'lost the lease on messages still being delivered');
     } catch (err) {
       this.log.error({ err }, 'could not renew delivery leases');
+    }
+  }
+
+  /** A held route whose probe is due gets one of its held messages back, to try whether it works again. */
+  private async probeHeldRoutes(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastProbeCheck < Math.min(1000, this.options.delivery.poll)) return;
+    this.lastProbeCheck = now;
+    for (const route of await this.options.store.routeStatuses()) {
+      if (route.state !== 'held' || route.probeAt === null || route.probeAt > now || this.probed.get(route.name) === route.probeAt) continue;
+      this.probed.set(route.name, route.probeAt);
+      if (await this.options.store.releaseHeld(now, route.name, 1)) {
+        this.backlog = true;
+        this.log.info({ route: route.name }, 'route is held: giving it one message to see whether it works again');
+      }
     }
   }
 

@@ -92,6 +92,8 @@ export interface UpstreamReply {
 /** One recipient's result in one attempt. */
 export interface RecipientResult {
   idx: number;
+  /** False when the recipient was not tried (its route is held, its mailbox's budget is used up): no attempt row. */
+  attempted: boolean;
   route: string;
   transport: string;
   verdict: Verdict;
@@ -184,6 +186,40 @@ export interface ListQuery {
   limit: number;
 }
 
+/** A route's own state, apart from its messages: admins pause it; a route-broken answer holds it. */
+export type RouteState = 'active' | 'paused' | 'held';
+
+export interface RouteStatus {
+  name: string;
+  state: RouteState;
+  /** Why it is paused or held, and what to do about it. */
+  reason: string | null;
+  fix: string | null;
+  since: number | null;
+  /** When a held route next lets one message through to see whether it works again. */
+  probeAt: number | null;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  lastError: string | null;
+}
+
+/** A mailbox's sending budget (Exchange Online's limits by default). */
+export interface SendLimits {
+  messages: number;
+  minuteMs: number;
+  recipients: number;
+  dayMs: number;
+}
+
+export type Reservation =
+  | { ok: true }
+  | { ok: false; until: number; limit: 'messages' | 'recipients'; used: number };
+
+export interface SendUsage {
+  messagesThisMinute: number;
+  recipientsToday: number;
+}
+
 export type ActionOutcome = { ok: true; state: State | null } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'wrong-state'; state: State };
 
 export interface Store {
@@ -224,8 +260,25 @@ export interface Store {
 
   /** An admin or the system moves a message (see ACTIONS in states.ts for what is allowed). */
   act(messageId: string, action: Action, now: number, note?: string): Promise<ActionOutcome>;
-  /** Releases every held message whose held recipients are on `route` (or all held when omitted). */
-  releaseHeld(now: number, route?: string): Promise<number>;
+  /** Releases held messages whose held recipients are on `route` (all held when omitted), oldest first, at most `limit`. */
+  releaseHeld(now: number, route?: string, limit?: number): Promise<number>;
+
+  /** The state of every route that ever had one (routes not listed are active). */
+  routeStatuses(): Promise<RouteStatus[]>;
+  routeStatus(name: string): Promise<RouteStatus>;
+  /** Pauses, holds or re-activates a route; a held route gets its first probe at `probeAt`. */
+  setRouteState(name: string, state: RouteState, now: number, details?: { reason?: string | null; fix?: string | null; probeAt?: number | null }): Promise<void>;
+  /** Notes the outcome of a delivery on a route (last success / last failure). */
+  noteRouteResult(name: string, ok: boolean, now: number, error?: string | null): Promise<void>;
+  /** For a held route whose probe is due: claims the probe (true) and schedules the next one. */
+  claimProbe(name: string, now: number, nextProbeAt: number): Promise<boolean>;
+
+  /**
+   * Takes one message of `recipients` recipients from a mailbox's budget, or says when the
+   * budget allows it. The budget is shared by every node using the store.
+   */
+  reserveSend(key: string, recipients: number, now: number, limits: SendLimits): Promise<Reservation>;
+  sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage>;
 
   list(query: ListQuery): Promise<MessageSummary[]>;
   get(messageId: string): Promise<MessageDetail | null>;

@@ -96,7 +96,7 @@ export class SmarthostTransport implements Transport {
       if (err.code === 'EAUTH' && reply.code !== null && reply.code >= 500) {
         return outcome('route-broken', `${this.who} refused the route's credentials: ${formatReply(reply)}`, {
           reply,
-          fix: `Check ${name}.auth.user and ${name}.auth.pass, then release the held messages (relay365 queue retry).`,
+          fix: `Check ${name}.auth.user and ${name}.auth.pass, then: relay365 route release ${this.route}`,
         });
       }
       const base = outcomeFromReply(reply, this.who);

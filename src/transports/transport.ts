@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { MailParams, UpstreamReply } from '../queue/store.js';
+import type { MailParams, SendLimits, UpstreamReply } from '../queue/store.js';
 import type { Verdict } from '../queue/states.js';
 
 export interface DeliveryJob {
@@ -38,11 +38,35 @@ export interface Outcome {
 /** Every recipient index of the job maps to its outcome. */
 export type DeliveryResult = Map<number, Outcome>;
 
+/** What a transport may use besides its own route config. */
+export interface TransportContext {
+  /** This relay's name, for EHLO. */
+  ehloName: string;
+  log: Logger;
+  /** Another route's transport: graph hands large messages over, direct-send its outside recipients. */
+  transport(route: string): Transport | undefined;
+}
+
+/** A Microsoft 365 mailbox's sending limits, which the delivery layer enforces before calling the transport. */
+export interface Pacing {
+  /** Whose budget: the mailbox address. */
+  key: string;
+  limits: SendLimits;
+  /** Longer recipient lists go out as several submissions of the same message. */
+  recipientsPerMessage: number;
+  /** Deliveries to this mailbox at once (Exchange Online: 3 SMTP connections, 4 Graph requests). */
+  concurrency: number;
+}
+
 export interface Transport {
   /** The route's name from the config. */
   readonly route: string;
   /** The transport kind, e.g. "smarthost". */
   readonly kind: string;
+  /** Limits of the mailbox this route sends as, when it has them. */
+  readonly pacing?: Pacing;
+  /** Standing warnings about the route's configuration (Basic SMTP AUTH is being retired…), shown in its status. */
+  readonly warnings?: readonly string[];
   deliver(job: DeliveryJob): Promise<DeliveryResult>;
   /** Closes pooled connections; in-flight deliveries finish first. */
   close(): Promise<void>;

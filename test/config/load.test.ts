@@ -34,7 +34,7 @@ describe('config errors', () => {
 
   it('lists the transports when one is misspelt', () => {
     expect(problemsOf('routes:\n  primary:\n    transport: smarthst\n')).toEqual([
-      'relay365.yaml: routes.primary.transport: expected one of "smarthost", "capture", got "smarthst"',
+      'relay365.yaml: routes.primary.transport: expected one of "smarthost", "capture", "graph", "smtp-oauth", "smtp-basic", "direct-send", "connector", got "smarthst"',
     ]);
   });
 

@@ -43,7 +43,7 @@ describe('when the store cannot commit', () => {
   it('answers 452 4.3.1 if the database stays locked, and keeps nothing', async () => {
     // The relay runs as its own process: SQLite waits for a lock synchronously.
     const dir = tempDir();
-    writeConfig(dir, { listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' } } } });
+    writeConfig(dir, { listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' } } }, routes: { keep: { transport: 'capture' } } });
     const child = await spawnRelay(dir);
     const other = new Database(join(dir, 'data/relay365.db'));
     try {

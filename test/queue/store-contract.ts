@@ -72,8 +72,8 @@ export function storeContract(name: string, open: () => Promise<Store>) {
         startedAt: Date.now(),
         durationMs: 12,
         results: [
-          { idx: 0, route: 'r', transport: 'smarthost', verdict: 'delivered', state: 'delivered', reply: { code: 250, enhanced: '2.0.0', text: 'OK' }, diagnosis: null, fix: null, retryAt: null },
-          { idx: 1, route: 'r', transport: 'smarthost', verdict: 'transient', state: 'deferred', reply: { code: 451, enhanced: '4.7.0', text: 'later' }, diagnosis: 'try later', fix: null, retryAt },
+          { idx: 0, attempted: true, route: 'r', transport: 'smarthost', verdict: 'delivered', state: 'delivered', reply: { code: 250, enhanced: '2.0.0', text: 'OK' }, diagnosis: null, fix: null, retryAt: null },
+          { idx: 1, attempted: true, route: 'r', transport: 'smarthost', verdict: 'transient', state: 'deferred', reply: { code: 451, enhanced: '4.7.0', text: 'later' }, diagnosis: 'try later', fix: null, retryAt },
         ],
         state: 'deferred',
         nextAttemptAt: retryAt,

@@ -63,7 +63,7 @@ describe('smarthost transport', () => {
     const message = await settled(await submit(relay.port), 'held');
     expect(message.recipientDetails[0]).toMatchObject({ state: 'held', verdict: 'route-broken' });
     expect(message.recipientDetails[0]?.reply).toMatchObject({ code: 535, enhanced: '5.7.8' });
-    expect(message.attempts[0]?.fix).toBe('Check routes.upstream.auth.user and routes.upstream.auth.pass, then release the held messages (relay365 queue retry).');
+    expect(message.attempts[0]?.fix).toBe('Check routes.upstream.auth.user and routes.upstream.auth.pass, then: relay365 route release upstream');
   });
 
   it('holds mail when the upstream certificate is not trusted, pointing at routes.<name>.ca', async () => {

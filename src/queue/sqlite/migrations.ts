@@ -77,6 +77,27 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX attempts_message ON attempts (message_id, id);
   `,
+  /* 2: route states and the sending log behind per-mailbox budgets */ `
+  CREATE TABLE routes (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT,
+    fix TEXT,
+    since INTEGER,
+    probe_at INTEGER,
+    last_success_at INTEGER,
+    last_failure_at INTEGER,
+    last_error TEXT,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE sends (
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    recipients INTEGER NOT NULL
+  );
+  CREATE INDEX sends_key_at ON sends (key, at);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -30,7 +30,7 @@ export const SQL = {
   updateRecipient: `UPDATE recipients SET state = @state, route = @route, retry_at = @retry_at, reply_code = @reply_code,
       reply_enhanced = @reply_enhanced, reply_text = @reply_text, verdict = @verdict, diagnosis = @diagnosis, updated_at = @updated_at
     WHERE message_id = @message_id AND idx = @idx`,
-  finishMessage: `UPDATE messages SET state = @state, next_attempt_at = @next_attempt_at, attempt_count = attempt_count + 1,
+  finishMessage: `UPDATE messages SET state = @state, next_attempt_at = @next_attempt_at, attempt_count = attempt_count + @attempted,
       last_error = @last_error, lease_owner = NULL, lease_until = NULL, updated_at = @updated_at
     WHERE id = @id`,
   nextWake: `SELECT (SELECT min(next_attempt_at) FROM messages INDEXED BY messages_due WHERE state IN ${PENDING}) AS due,
@@ -49,8 +49,8 @@ export const SQL = {
   moveRecipient: `UPDATE recipients SET state = ?, diagnosis = coalesce(?, diagnosis), retry_at = NULL, updated_at = ?
     WHERE message_id = ? AND idx = ?`,
   selectAttempts: `SELECT * FROM attempts WHERE message_id = ? ORDER BY id`,
-  selectHeld: `SELECT id FROM messages WHERE state = 'held'`,
+  selectHeld: `SELECT id FROM messages WHERE state = 'held' ORDER BY id LIMIT ?`,
   selectHeldOnRoute: `SELECT DISTINCT m.id FROM messages m JOIN recipients r ON r.message_id = m.id
-    WHERE m.state = 'held' AND r.state = 'held' AND r.route = ?`,
+    WHERE m.state = 'held' AND r.state = 'held' AND r.route = ? ORDER BY m.id LIMIT ?`,
   countByState: `SELECT state, count(*) AS n FROM messages GROUP BY state`,
 } as const;

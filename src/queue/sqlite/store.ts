@@ -21,10 +21,16 @@ import type {
   MessageDetail,
   MessageSummary,
   NewMessage,
+  Reservation,
+  RouteState,
+  RouteStatus,
+  SendLimits,
+  SendUsage,
   Store,
   StoredBody,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
+import { RoutesAndBudgets } from './routes-and-budgets.js';
 import { migrate } from './migrations.js';
 import { params, toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
@@ -41,6 +47,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql: Statements;
   private readonly commits: GroupCommit;
+  private readonly routes: RoutesAndBudgets;
 
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -52,6 +59,7 @@ export class SqliteStore implements Store {
     migrate(this.db);
     this.sql = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)])) as Statements;
     this.commits = new GroupCommit(this.db);
+    this.routes = new RoutesAndBudgets(this.db);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -142,10 +150,12 @@ export class SqliteStore implements Store {
     const finishedAt = report.startedAt + report.durationMs;
     await this.commits.run(() => {
       // A message an admin deleted while it was being delivered has nothing left to update.
-      if (this.sql.finishMessage.run({ id: report.messageId, state: report.state, next_attempt_at: report.nextAttemptAt, last_error: report.lastError, updated_at: finishedAt }).changes === 0) return;
+      const attempted = report.results.some((r) => r.attempted) ? 1 : 0;
+      const finished = { id: report.messageId, state: report.state, next_attempt_at: report.nextAttemptAt, last_error: report.lastError, attempted, updated_at: finishedAt };
+      if (this.sql.finishMessage.run(finished).changes === 0) return;
       for (const r of report.results) {
         const reply = { reply_code: r.reply?.code ?? null, reply_enhanced: r.reply?.enhanced ?? null, reply_text: r.reply?.text ?? null };
-        this.sql.insertAttempt.run({
+        if (r.attempted) this.sql.insertAttempt.run({
           message_id: report.messageId,
           attempt: report.attempt,
           recipient_idx: r.idx,
@@ -193,6 +203,7 @@ export class SqliteStore implements Store {
   }
 
   async purge(before: number): Promise<number> {
+    this.routes.purge(before);
     const files = this.db.transaction(() => {
       const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
       for (const row of rows) this.sql.deleteMessage.run(row.id);
@@ -228,11 +239,39 @@ export class SqliteStore implements Store {
     return outcome;
   }
 
-  async releaseHeld(now: number, route?: string): Promise<number> {
-    const ids = (route === undefined ? this.sql.selectHeld.all() : this.sql.selectHeldOnRoute.all(route)) as { id: string }[];
+  async releaseHeld(now: number, route?: string, limit = -1): Promise<number> {
+    const ids = (route === undefined ? this.sql.selectHeld.all(limit) : this.sql.selectHeldOnRoute.all(route, limit)) as { id: string }[];
     let released = 0;
     for (const { id } of ids) if ((await this.act(id, 'release', now)).ok) released++;
     return released;
+  }
+
+  async routeStatuses(): Promise<RouteStatus[]> {
+    return this.routes.statuses();
+  }
+
+  async routeStatus(name: string): Promise<RouteStatus> {
+    return this.routes.status(name);
+  }
+
+  async setRouteState(name: string, state: RouteState, now: number, details: { reason?: string | null; fix?: string | null; probeAt?: number | null } = {}): Promise<void> {
+    this.routes.setState(name, state, now, details);
+  }
+
+  async noteRouteResult(name: string, ok: boolean, now: number, error: string | null = null): Promise<void> {
+    this.routes.noteResult(name, ok, now, error);
+  }
+
+  async claimProbe(name: string, now: number, nextProbeAt: number): Promise<boolean> {
+    return this.routes.claimProbe(name, now, nextProbeAt);
+  }
+
+  async reserveSend(key: string, recipients: number, now: number, limits: SendLimits): Promise<Reservation> {
+    return this.routes.reserve(key, recipients, now, limits);
+  }
+
+  async sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
+    return this.routes.usage(key, now, limits);
   }
 
   async list(query: ListQuery): Promise<MessageSummary[]> {

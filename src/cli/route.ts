@@ -1,0 +1,101 @@
+/**
+ * `relay365 route list|pause|resume|release`: routes as the relay sees them — active,
+ * paused by an admin, or held because Microsoft (or the smarthost) refused them in a way
+ * retrying cannot fix — with the reason, the fix, and each mailbox's sending budget.
+ */
+import type { Command } from 'commander';
+import type { Config, RouteConfig } from '../config/schema.js';
+import { effectiveRoutes } from '../delivery/router.js';
+import { openStore } from '../queue/open.js';
+import type { RouteStatus, SendUsage, Store } from '../queue/store.js';
+import { pacingOf } from '../transports/pacing.js';
+import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { ago, table } from './format.js';
+
+interface RouteView extends RouteStatus {
+  transport: RouteConfig['transport'];
+  budget: (SendUsage & { mailbox: string; messagesPerMinute: number; recipientsPerDay: number }) | null;
+}
+
+async function describeRoutes(config: Config, store: Store): Promise<RouteView[]> {
+  const now = Date.now();
+  return Promise.all(
+    Object.entries(effectiveRoutes(config)).map(async ([name, route]) => {
+      const pacing = pacingOf(route);
+      const usage = pacing ? await store.sendUsage(pacing.key, now, pacing.limits) : null;
+      const budget = pacing && usage ? { mailbox: pacing.key, messagesPerMinute: pacing.limits.messages, recipientsPerDay: pacing.limits.recipients, ...usage } : null;
+      return { ...(await store.routeStatus(name)), transport: route.transport, budget };
+    }),
+  );
+}
+
+export function routeCommands(program: Command, global: () => GlobalOptions): void {
+  const route = program.command('route').description('see routes, pause and resume them, release held ones');
+
+  const withStore = async <T>(work: (config: Config, store: Store) => Promise<T>): Promise<T> => {
+    const { config } = loadOrExit(global());
+    const store = openStore(config);
+    try {
+      return await work(config, store);
+    } finally {
+      await store.close();
+    }
+  };
+
+  const known = (config: Config, name: string) => {
+    if (!(name in effectiveRoutes(config))) fail(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`, EXIT.usage);
+  };
+
+  route
+    .command('list')
+    .description('every route: state, reason and fix, last success and failure, budget used')
+    .option('--json', 'as JSON, for scripts and monitoring')
+    .action(async (opts: { json?: boolean }) => {
+      const views = await withStore((config, store) => describeRoutes(config, store));
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
+      const rows = views.map((v) => [
+        v.name,
+        v.transport,
+        v.state,
+        v.lastSuccessAt ? ago(v.lastSuccessAt) : '-',
+        v.lastFailureAt ? ago(v.lastFailureAt) : '-',
+        v.budget ? `${v.budget.messagesThisMinute}/${v.budget.messagesPerMinute} per min, ${v.budget.recipientsToday}/${v.budget.recipientsPerDay} rcpts/day` : '-',
+      ]);
+      const lines = [table(['ROUTE', 'TRANSPORT', 'STATE', 'LAST SUCCESS', 'LAST FAILURE', 'BUDGET USED'], rows)];
+      for (const v of views.filter((x) => x.state !== 'active')) {
+        lines.push('', `${v.name} is ${v.state}${v.since ? ` since ${new Date(v.since).toISOString()}` : ''}: ${v.reason ?? ''}`);
+        if (v.fix) lines.push(`  fix: ${v.fix}`);
+        if (v.state === 'held') lines.push(`  then: relay365 route release ${v.name}${v.probeAt ? ` (or wait: it tries one message again at ${new Date(v.probeAt).toISOString()})` : ''}`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  route
+    .command('pause <name>')
+    .description('stop delivering through a route; its messages are held, not failed')
+    .action((name: string) =>
+      withStore(async (config, store) => {
+        known(config, name);
+        await store.setRouteState(name, 'paused', Date.now(), { reason: 'paused by an admin', fix: `relay365 route resume ${name}` });
+        process.stdout.write(`${name}: paused\n`);
+      }),
+    );
+
+  for (const [verb, description] of [
+    ['resume', 'deliver through a paused route again, with the messages it held'],
+    ['release', 'after fixing what held a route: deliver its held messages now'],
+  ] as const) {
+    route
+      .command(`${verb} <name>`)
+      .description(description)
+      .action((name: string) =>
+        withStore(async (config, store) => {
+          known(config, name);
+          const now = Date.now();
+          await store.setRouteState(name, 'active', now);
+          const released = await store.releaseHeld(now, name);
+          process.stdout.write(`${name}: active; ${released} held message${released === 1 ? '' : 's'} queued again\n`);
+        }),
+      );
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What stands between a message and its route: the route's own state and the sending
+ * mailbox's budget. A paused or held route is not tried — its recipients are held, not
+ * failed, and a held route lets one message through now and then (the probe) to find out
+ * whether it works again; when one does, every message it held goes back to the queue.
+ * A mailbox whose budget is used up makes its messages wait until the budget allows them,
+ * instead of letting Microsoft refuse or silently delay them; a mailbox with all its
+ * connections busy makes them wait a moment, so one slow mailbox cannot occupy every
+ * delivery slot.
+ */
+import type { Logger } from 'pino';
+import type { Store, UpstreamReply } from '../queue/store.js';
+import { outcome, type Outcome, type Pacing } from '../transports/transport.js';
+import { formatDuration } from './format.js';
+
+/** How long a message waits when its mailbox has every connection busy. */
+const BUSY_WAIT_MS = 1000;
+
+export type Admission = { go: true } | { go: false; outcome: Outcome; attempted: false };
+
+/** Last success / last failure are written at most this often per route (not once per message). */
+const NOTE_EVERY_MS = 5000;
+
+export class RouteGate {
+  private readonly inflight = new Map<string, number>();
+  private readonly noted = new Map<string, { at: number; ok: boolean }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly probeEvery: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** May messages go to this route now? */
+  async admit(route: string, now: number): Promise<Admission> {
+    const status = await this.store.routeStatus(route);
+    if (status.state === 'active') return { go: true };
+    if (status.state === 'paused') {
+      return this.hold(`The route "${route}" is paused by an admin${status.since ? ` since ${new Date(status.since).toISOString()}` : ''}.`, `relay365 route resume ${route}`);
+    }
+    if (await this.store.claimProbe(route, now, now + this.probeEvery)) {
+      this.log.info({ route }, 'route is held: trying one message to see whether it works again');
+      return { go: true };
+    }
+    const next = status.probeAt ? ` relay365 tries again at ${new Date(status.probeAt).toISOString()}.` : '';
+    return this.hold(`The route "${route}" is held: ${status.reason ?? 'it failed in a way retrying cannot fix'}${next}`, status.fix);
+  }
+
+  private hold(diagnosis: string, fix: string | null): Admission {
+    return { go: false, attempted: false, outcome: outcome('route-broken', diagnosis, { fix }) };
+  }
+
+  /** Reserves a place in the mailbox's budget and connections, or says how long to wait. */
+  async pace(pacing: Pacing, recipients: number, now: number): Promise<{ go: true; done: () => void } | { go: false; outcome: Outcome }> {
+    const busy = this.inflight.get(pacing.key) ?? 0;
+    if (busy >= pacing.concurrency) {
+      return {
+        go: false,
+        outcome: outcome('transient', `Waiting for a free connection to ${pacing.key}: ${busy} deliveries to it are in progress (at most ${pacing.concurrency} at once).`, {
+          retryAt: now + BUSY_WAIT_MS,
+        }),
+      };
+    }
+    const reservation = await this.store.reserveSend(pacing.key, recipients, now, pacing.limits);
+    if (!reservation.ok) {
+      const { limits } = pacing;
+      const what =
+        reservation.limit === 'messages'
+          ? `${reservation.used} messages in the last ${formatDuration(limits.minuteMs)} (its limit: ${limits.messages}, pacing.messagesPerMinute)`
+          : `${reservation.used} recipients in the last ${formatDuration(limits.dayMs)} (its limit: ${limits.recipients}, pacing.recipientsPerDay)`;
+      return {
+        go: false,
+        outcome: outcome('transient', `Waiting for ${pacing.key}'s sending budget: it has sent ${what}. This message goes at ${new Date(reservation.until).toISOString()}.`, {
+          retryAt: reservation.until,
+        }),
+      };
+    }
+    this.inflight.set(pacing.key, busy + 1);
+    return {
+      go: true,
+      done: () => {
+        const left = (this.inflight.get(pacing.key) ?? 1) - 1;
+        if (left > 0) this.inflight.set(pacing.key, left);
+        else this.inflight.delete(pacing.key);
+      },
+    };
+  }
+
+  /** After an attempt: a route-broken answer holds the route; a delivery on a held route releases it. */
+  async record(route: string, outcomes: Outcome[], now: number): Promise<void> {
+    const broken = outcomes.find((o) => o.verdict === 'route-broken');
+    const delivered = outcomes.some((o) => o.verdict === 'delivered');
+    const status = await this.store.routeStatus(route);
+    if (broken) {
+      await this.store.setRouteState(route, 'held', now, { reason: broken.diagnosis, fix: broken.fix, probeAt: now + this.probeEvery });
+      await this.store.noteRouteResult(route, false, now, describe(broken.reply) ?? broken.diagnosis);
+      this.noted.set(route, { at: now, ok: false });
+      if (status.state !== 'held') this.log.error({ route, diagnosis: broken.diagnosis, fix: broken.fix }, 'route held: its messages wait until it works again');
+      return;
+    }
+    if (delivered && status.state === 'held') {
+      await this.store.setRouteState(route, 'active', now);
+      const released = await this.store.releaseHeld(now, route);
+      this.log.warn({ route, released }, 'route works again: its held messages are queued');
+    }
+    const failure = outcomes.find((o) => o.verdict !== 'delivered');
+    const ok = delivered || !failure;
+    const last = this.noted.get(route);
+    if (last && last.ok === ok && now - last.at < NOTE_EVERY_MS) return;
+    this.noted.set(route, { at: now, ok });
+    await this.store.noteRouteResult(route, ok, now, failure ? (describe(failure.reply) ?? failure.diagnosis) : null);
+  }
+}
+
+const describe = (reply: UpstreamReply | null) => (reply ? [reply.code, reply.enhanced, reply.text].filter(Boolean).join(' ') : null);

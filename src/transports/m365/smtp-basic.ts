@@ -1,0 +1,43 @@
+/**
+ * `smtp-basic`: SMTP AUTH client submission with the mailbox's password (AUTH LOGIN, the only
+ * password method Exchange Online offers, after STARTTLS). It works while the tenant allows
+ * it, but Microsoft disables Basic SMTP AUTH by default at the end of December 2026 and then
+ * removes it, so the route says so at start-up and in its status, with what to switch to.
+ */
+import type { SmtpBasicRouteConfig } from '../../config/schema.js';
+import type { DeliveryJob, DeliveryResult, Pacing, Transport, TransportContext } from '../transport.js';
+import { ClientSubmission } from './smtp-submission.js';
+
+export function basicAuthWarning(route: string, mailbox: string): string {
+  return (
+    `routes.${route} signs in as ${mailbox} with a password (Basic SMTP AUTH). Microsoft disables Basic SMTP AUTH by default at the end of December 2026 ` +
+    `(tenants created after that never have it) and will then remove it for good; after that Exchange Online answers "550 5.7.30 Basic authentication is not supported for Client Submission." ` +
+    `Switch this route to transport: smtp-oauth (an app registration with SMTP.SendAsApp, the same mailbox) or graph (Mail.Send).`
+  );
+}
+
+export class SmtpBasicTransport implements Transport {
+  readonly kind = 'smtp-basic';
+  readonly warnings: readonly string[];
+  readonly pacing: Pacing;
+  private readonly submission: ClientSubmission;
+
+  constructor(
+    readonly route: string,
+    config: SmtpBasicRouteConfig,
+    ctx: TransportContext,
+  ) {
+    this.submission = new ClientSubmission(route, config, ctx, { method: 'LOGIN', user: config.mailbox, pass: config.password }, { transport: 'smtp-basic' });
+    this.pacing = this.submission.pacing;
+    this.warnings = [basicAuthWarning(route, config.mailbox)];
+    for (const warning of this.warnings) ctx.log.warn({ route, transport: this.kind }, warning);
+  }
+
+  async deliver(job: DeliveryJob): Promise<DeliveryResult> {
+    return (await this.submission.deliver(job)).result;
+  }
+
+  close(): Promise<void> {
+    return this.submission.close();
+  }
+}

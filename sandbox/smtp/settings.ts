@@ -14,6 +14,8 @@ export interface SubmissionLimits {
   concurrentConnectionsPerMailbox: number;
   /** Messages per mailbox per minute before `rateLimitBehaviour` applies. */
   messagesPerMinute: number;
+  /** The length of that "minute" (60 s; tests shorten it, as they shorten the relay's pacing window). */
+  minuteMs: number;
   rateLimitBehaviour: RateLimitBehaviour;
   /** Recipients per mailbox per rolling 24 hours (554 5.2.0 beyond). */
   recipientsPerDay: number;
@@ -41,6 +43,7 @@ export const DEFAULT_MX_PORT = 5025;
 export const EXCHANGE_ONLINE_LIMITS: SubmissionLimits = {
   concurrentConnectionsPerMailbox: 3,
   messagesPerMinute: 30,
+  minuteMs: 60_000,
   rateLimitBehaviour: 'delay',
   recipientsPerDay: 10_000,
   recipientsPerMessage: 500,

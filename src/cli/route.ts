@@ -9,11 +9,13 @@ import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
 import type { RouteStatus, SendUsage, Store } from '../queue/store.js';
 import { pacingOf } from '../transports/pacing.js';
+import { routeWarnings } from '../transports/warnings.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
 
 interface RouteView extends RouteStatus {
   transport: RouteConfig['transport'];
+  warnings: string[];
   budget: (SendUsage & { mailbox: string; messagesPerMinute: number; recipientsPerDay: number }) | null;
 }
 
@@ -24,7 +26,7 @@ async function describeRoutes(config: Config, store: Store): Promise<RouteView[]
       const pacing = pacingOf(route);
       const usage = pacing ? await store.sendUsage(pacing.key, now, pacing.limits) : null;
       const budget = pacing && usage ? { mailbox: pacing.key, messagesPerMinute: pacing.limits.messages, recipientsPerDay: pacing.limits.recipients, ...usage } : null;
-      return { ...(await store.routeStatus(name)), transport: route.transport, budget };
+      return { ...(await store.routeStatus(name)), transport: route.transport, warnings: routeWarnings(name, route), budget };
     }),
   );
 }
@@ -62,6 +64,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
         v.budget ? `${v.budget.messagesThisMinute}/${v.budget.messagesPerMinute} per min, ${v.budget.recipientsToday}/${v.budget.recipientsPerDay} rcpts/day` : '-',
       ]);
       const lines = [table(['ROUTE', 'TRANSPORT', 'STATE', 'LAST SUCCESS', 'LAST FAILURE', 'BUDGET USED'], rows)];
+      for (const v of views) for (const warning of v.warnings) lines.push('', `warning: ${warning}`);
       for (const v of views.filter((x) => x.state !== 'active')) {
         lines.push('', `${v.name} is ${v.state}${v.since ? ` since ${new Date(v.since).toISOString()}` : ''}: ${v.reason ?? ''}`);
         if (v.fix) lines.push(`  fix: ${v.fix}`);

@@ -98,7 +98,7 @@ async function deliverToRoute(
         out.push(...results([r], result, true));
       }
     } finally {
-      if (paced?.go) paced.done();
+      if (paced?.go) await paced.done();
     }
   }
   if (tried.length) await deps.gate.record(route, tried, Date.now());

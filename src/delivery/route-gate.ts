@@ -51,7 +51,7 @@ export class RouteGate {
   }
 
   /** Reserves a place in the mailbox's budget and connections, or says how long to wait. */
-  async pace(pacing: Pacing, recipients: number, now: number): Promise<{ go: true; done: () => void } | { go: false; outcome: Outcome }> {
+  async pace(pacing: Pacing, recipients: number, now: number): Promise<{ go: true; done: () => Promise<void> } | { go: false; outcome: Outcome }> {
     const busy = this.inflight.get(pacing.key) ?? 0;
     if (busy >= pacing.concurrency) {
       return {
@@ -78,10 +78,11 @@ export class RouteGate {
     this.inflight.set(pacing.key, busy + 1);
     return {
       go: true,
-      done: () => {
+      done: async () => {
         const left = (this.inflight.get(pacing.key) ?? 1) - 1;
         if (left > 0) this.inflight.set(pacing.key, left);
         else this.inflight.delete(pacing.key);
+        await this.store.settleSend(reservation.id, Date.now());
       },
     };
   }

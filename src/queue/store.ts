@@ -212,7 +212,7 @@ export interface SendLimits {
 }
 
 export type Reservation =
-  | { ok: true }
+  | { ok: true; id: number }
   | { ok: false; until: number; limit: 'messages' | 'recipients'; used: number };
 
 export interface SendUsage {
@@ -278,6 +278,11 @@ export interface Store {
    * budget allows it. The budget is shared by every node using the store.
    */
   reserveSend(key: string, recipients: number, now: number, limits: SendLimits): Promise<Reservation>;
+  /**
+   * Moves a reserved send to when it finished. Microsoft counts a message when it arrives,
+   * which is after the reservation; counting it from its end keeps the window conservative.
+   */
+  settleSend(id: number, at: number): Promise<void>;
   sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage>;
 
   list(query: ListQuery): Promise<MessageSummary[]>;

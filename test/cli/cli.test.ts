@@ -82,6 +82,31 @@ describe('relay365 config', () => {
   });
 });
 
+describe('relay365 route', () => {
+  it('lists routes with their state and warnings, and pauses, resumes and releases them', async () => {
+    const dir = tempDir();
+    writeConfig(dir, {
+      routes: {
+        upstream: { transport: 'smarthost', host: 'smtp.contoso.example' },
+        legacy: { transport: 'smtp-basic', mailbox: 'scanner@contoso.example', password: 'x' },
+      },
+      routing: { default: 'upstream' },
+    });
+    const list = await cli(dir, ['route', 'list']);
+    expect(list.stdout).toMatch(/^ROUTE +TRANSPORT +STATE/m);
+    expect(list.stdout).toMatch(/^legacy +smtp-basic +active .* 0\/30 per min, 0\/10000 rcpts\/day$/m);
+    expect(list.stdout).toContain('warning: routes.legacy signs in as scanner@contoso.example with a password (Basic SMTP AUTH). Microsoft disables Basic SMTP AUTH by default at the end of December 2026');
+    expect((await cli(dir, ['route', 'pause', 'upstream'])).stdout).toBe('upstream: paused\n');
+    const paused = JSON.parse((await cli(dir, ['route', 'list', '--json'])).stdout) as { name: string; state: string; fix: string }[];
+    expect(paused.find((r) => r.name === 'upstream')).toMatchObject({ state: 'paused', fix: 'relay365 route resume upstream' });
+    expect((await cli(dir, ['route', 'list'])).stdout).toMatch(/upstream is paused since .*: paused by an admin\n {2}fix: relay365 route resume upstream/);
+    expect((await cli(dir, ['route', 'resume', 'upstream'])).stdout).toBe('upstream: active; 0 held messages queued again\n');
+    const unknown = await cli(dir, ['route', 'release', 'nowhere']);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toBe('relay365: no route "nowhere"; routes: upstream, legacy\n');
+  });
+});
+
 describe('relay365 queue and send-test', () => {
   it('follows a message from send-test through list, show, and the actions', async () => {
     sink = await startSink({ rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : null) });

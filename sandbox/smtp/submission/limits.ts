@@ -6,7 +6,6 @@
 import type { SandboxClock } from '../../clock.js';
 import type { SubmissionLimits } from '../settings.js';
 
-const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * 60_000;
 
 export class SendingLimits {
@@ -49,7 +48,7 @@ export class SendingLimits {
     const now = this.clock.now();
     const recent = this.recent(mailbox, now);
     const limit = this.limits.messagesPerMinute;
-    const at = recent.length < limit ? now : Math.max(now, recent[recent.length - limit]! + MINUTE_MS);
+    const at = recent.length < limit ? now : Math.max(now, recent[recent.length - limit]! + this.limits.minuteMs);
     recent.push(at);
     recent.sort((a, b) => a - b);
     this.releases.set(mailbox, recent);
@@ -75,6 +74,6 @@ export class SendingLimits {
   }
 
   private recent(mailbox: string, now: number): number[] {
-    return (this.releases.get(mailbox) ?? []).filter((t) => t > now - MINUTE_MS);
+    return (this.releases.get(mailbox) ?? []).filter((t) => t > now - this.limits.minuteMs);
   }
 }

@@ -23,6 +23,7 @@ const SQL = {
   recipientsSince: `SELECT at, recipients FROM sends WHERE key = ? AND at > ? ORDER BY at`,
   sumSince: `SELECT coalesce(sum(recipients), 0) AS n FROM sends WHERE key = ? AND at > ?`,
   insertSend: `INSERT INTO sends (key, at, recipients) VALUES (?, ?, ?)`,
+  settleSend: `UPDATE sends SET at = max(at, ?) WHERE rowid = ?`,
   purgeSends: `DELETE FROM sends WHERE at < ?`,
 } as const;
 
@@ -115,9 +116,13 @@ export class RoutesAndBudgets {
         }
         return { ok: false, until, limit: 'recipients', used: total };
       }
-      this.sql.insertSend.run(key, now, recipients);
-      return { ok: true };
+      const { lastInsertRowid } = this.sql.insertSend.run(key, now, recipients);
+      return { ok: true, id: Number(lastInsertRowid) };
     }).immediate();
+  }
+
+  settle(id: number, at: number): void {
+    this.sql.settleSend.run(at, id);
   }
 
   usage(key: string, now: number, limits: SendLimits): SendUsage {

@@ -270,6 +270,10 @@ export class SqliteStore implements Store {
     return this.routes.reserve(key, recipients, now, limits);
   }
 
+  async settleSend(id: number, at: number): Promise<void> {
+    this.routes.settle(id, at);
+  }
+
   async sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
     return this.routes.usage(key, now, limits);
   }

@@ -28,9 +28,9 @@ import { RequestLimiter } from './graph-limiter.js';
 import { base64Body, readBounded } from './graph-mime.js';
 import { withEnvelopeRecipients, type RecipientPlan } from './graph-recipients.js';
 import { prepareSender, type PreparedSender } from './sender.js';
+import { pacingOf } from '../pacing.js';
+import { routeWarnings } from '../warnings.js';
 
-/** Graph's concurrency limit per app and mailbox. */
-const GRAPH_CONCURRENCY = 4;
 const REQUEST_TIMEOUT_MS = 5 * 60_000;
 const MB = 1024 * 1024;
 const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
@@ -51,21 +51,14 @@ export class GraphTransport implements Transport {
     private readonly ctx: TransportContext,
   ) {
     this.log = ctx.log.child({ route, transport: 'graph', mailbox: config.mailbox });
-    const concurrency = config.pacing.concurrency ?? GRAPH_CONCURRENCY;
+    const concurrency = (pacingOf(config) as Pacing).concurrency;
     this.tokens = createAppTokenProvider(config.credentials, { scopes: graphScopes(config.credentials, config.endpoint), extraCa: config.ca, log: this.log, route });
     this.agent = graphAgent(readCaCertificates(config.ca), concurrency);
     this.api = new GraphApi({ endpoint: config.endpoint, mailbox: config.mailbox, tokens: this.tokens, agent: this.agent, limiter: new RequestLimiter(concurrency), log: this.log, timeoutMs: REQUEST_TIMEOUT_MS });
     const base = { route, transport: 'graph' as const, mailbox: config.mailbox, tenant: config.credentials.tenant, clientId: config.credentials.clientId, endpoint: config.endpoint };
     this.facts = { ...entraFacts(base, this.tokens, config.credentials.certificate?.cert), threshold: config.largeMessages.threshold };
-    this.pacing = {
-      key: config.mailbox.toLowerCase(),
-      limits: { messages: config.pacing.messagesPerMinute, minuteMs: config.pacing.minute, recipients: config.pacing.recipientsPerDay, dayMs: config.pacing.day },
-      recipientsPerMessage: config.pacing.recipientsPerMessage,
-      concurrency,
-    };
-    this.warnings = config.saveToSentItems
-      ? []
-      : [`routes.${route}.saveToSentItems is false, but Graph keeps a copy in ${config.mailbox}'s Sent Items anyway: its MIME sendMail and a draft's /send have no saveToSentItems parameter.`];
+    this.pacing = pacingOf(config) as Pacing;
+    this.warnings = routeWarnings(route, config);
     for (const warning of this.warnings) this.log.warn(warning);
   }
 

@@ -7,14 +7,7 @@
 import type { SmtpBasicRouteConfig } from '../../config/schema.js';
 import type { DeliveryJob, DeliveryResult, Pacing, Transport, TransportContext } from '../transport.js';
 import { ClientSubmission } from './smtp-submission.js';
-
-export function basicAuthWarning(route: string, mailbox: string): string {
-  return (
-    `routes.${route} signs in as ${mailbox} with a password (Basic SMTP AUTH). Microsoft disables Basic SMTP AUTH by default at the end of December 2026 ` +
-    `(tenants created after that never have it) and will then remove it for good; after that Exchange Online answers "550 5.7.30 Basic authentication is not supported for Client Submission." ` +
-    `Switch this route to transport: smtp-oauth (an app registration with SMTP.SendAsApp, the same mailbox) or graph (Mail.Send).`
-  );
-}
+import { routeWarnings } from '../warnings.js';
 
 export class SmtpBasicTransport implements Transport {
   readonly kind = 'smtp-basic';
@@ -29,7 +22,7 @@ export class SmtpBasicTransport implements Transport {
   ) {
     this.submission = new ClientSubmission(route, config, ctx, { method: 'LOGIN', user: config.mailbox, pass: config.password }, { transport: 'smtp-basic' });
     this.pacing = this.submission.pacing;
-    this.warnings = [basicAuthWarning(route, config.mailbox)];
+    this.warnings = routeWarnings(route, config);
     for (const warning of this.warnings) ctx.log.warn({ route, transport: this.kind }, warning);
   }
 

@@ -1,0 +1,101 @@
+/**
+ * Exchange Online's per-mailbox limits are kept, not hit: 100 messages to one mailbox
+ * limited to 30 a "minute" (shortened to 2 s here, in the relay and in the sandbox alike)
+ * all arrive, never more than 30 per window, with no throttling reply from Microsoft —
+ * the sandbox is set to refuse (421) anything over the limit, so a single excess would show.
+ * And a mailbox with a budget used up does not hold up mail through another mailbox.
+ */
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/sink.js';
+import { startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+const WINDOW_MS = 2000;
+let t: TestSandbox;
+let relay: TestRelay;
+
+const oauthRoute = (mailbox: string) => ({
+  transport: 'smtp-oauth',
+  mailbox,
+  credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
+  host: '127.0.0.1',
+  port: t.sandbox.ports.submission,
+  ca: [t.sandbox.caPath],
+  pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` },
+  sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
+});
+
+beforeAll(async () => {
+  t = await startTestSandbox({ smtp: { limits: { messagesPerMinute: 30, minuteMs: WINDOW_MS, rateLimitBehaviour: 'reject' } } });
+  relay = await startTestRelay({
+    routes: {
+      relay: oauthRoute(DEMO.relay.address),
+      // Another mailbox, through Graph (the tenant keeps SMTP AUTH off for everyone but relay@).
+      noreply: {
+        transport: 'graph',
+        mailbox: 'noreply@contoso.example',
+        credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
+        endpoint: t.sandbox.urls.graph,
+        ca: [t.sandbox.caPath],
+        sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
+      },
+    },
+    routing: { default: 'relay', rules: [{ senderDomains: ['noreply.test'], route: 'noreply' }] },
+    delivery: { poll: '200ms', concurrency: 20 },
+  });
+});
+afterAll(async () => {
+  await relay.stop();
+  await t.stop();
+});
+
+async function submit(count: number, from: string, to: string) {
+  const client = nodemailer.createTransport({ host: '127.0.0.1', port: relay.port, pool: true, maxConnections: 10, tls: { rejectUnauthorized: false }, logger: false });
+  try {
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => client.sendMail({ envelope: { from, to: [to] }, raw: `From: ${from}\r\nSubject: paced ${i}\r\n\r\nbody ${i}\r\n` })),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+const inbox = (mailbox: string) => t.sandbox.mailboxes.list({ mailbox }).filter((m) => m.folder === 'Inbox');
+
+describe('pacing within Exchange Online limits', () => {
+  it('delivers 100 messages at no more than 30 per window, with no throttling reply', async () => {
+    const start = Date.now();
+    await submit(100, 'sap@contoso.example', DEMO.alice.address);
+    await until(() => inbox(DEMO.alice.address).length >= 100, 25_000, () => `${inbox(DEMO.alice.address).length} of 100 arrived`);
+    const elapsed = Date.now() - start;
+
+    const times = inbox(DEMO.alice.address).map((m) => Date.parse(m.receivedAt)).sort((a, b) => a - b);
+    for (let i = 30; i < times.length; i++) expect((times[i] as number) - (times[i - 30] as number)).toBeGreaterThanOrEqual(WINDOW_MS - 50);
+    // 100 messages at 30 per window need at least three full windows after the first batch.
+    expect(elapsed).toBeGreaterThanOrEqual(3 * WINDOW_MS);
+    const refusals = t.sandbox.events.list({ endpoint: 'submission' }).filter((e) => e.outcome !== 'ok' && /rate|421|432/.test(String(e.message ?? '')));
+    expect(refusals).toEqual([]);
+    await until(async () => (await relay.relay.store.countByState()).delivered === 100, 5000, () => 'not all recorded as delivered');
+    const attempts = await Promise.all((await relay.relay.store.list({ limit: 200 })).map(async (m) => (await relay.relay.store.get(m.id))!.attempts));
+    expect(attempts.flat().filter((a) => a.verdict !== 'delivered')).toEqual([]); // every attempt went through at once
+  });
+
+  it('says why a message waits and when it goes, and lets another mailbox through meanwhile', async () => {
+    await submit(40, 'sap@contoso.example', DEMO.bob.address);
+    const budget = /^Waiting for relay@contoso\.example's sending budget: it has sent 30 messages in the last 2s \(its limit: 30, pacing\.messagesPerMinute\)\. This message goes at /;
+    let waiting: { id: string } | undefined;
+    await until(
+      async () => (waiting = (await relay.relay.store.list({ limit: 100, states: ['deferred'] })).find((m) => budget.test(m.lastError ?? ''))) !== undefined,
+      5000,
+      () => 'no message waited for the budget',
+    );
+    const detail = await relay.relay.store.get(waiting!.id);
+    expect(detail?.attempts).toEqual([]); // waiting is not an attempt
+    const before = inbox(DEMO.alice.address).length;
+    await submit(5, 'jobs@noreply.test', DEMO.alice.address);
+    await until(() => inbox(DEMO.alice.address).length >= before + 5, 10_000, () => 'the other mailbox never delivered');
+    expect(inbox(DEMO.bob.address).length).toBeLessThan(40); // it went through while relay@'s mail still waited
+    await until(() => inbox(DEMO.bob.address).length >= 40, 15_000, () => `${inbox(DEMO.bob.address).length} of 40 arrived`);
+  });
+});

@@ -29,7 +29,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   const node = config.node.name as string;
   const store = openStore(config);
   const transports = new Map<string, Transport>();
-  const context = { ehloName: node, log, transport: (name: string) => transports.get(name) };
+  const context = { ehloName: node, log, hasRoute: (name: string) => name in effectiveRoutes(config) };
   for (const [name, route] of Object.entries(effectiveRoutes(config))) {
     transports.set(name, createTransport(name, route, context));
     log.info({ route: name, transport: route.transport }, 'route ready');

@@ -11,7 +11,7 @@ import type { RetryConfig } from '../config/schema.js';
 import { recipientStateFor, stateAfterAttempt, State } from '../queue/states.js';
 import type { AttemptReport, ClaimedMessage, RecipientResult, Store } from '../queue/store.js';
 import { formatReply } from '../transports/smtp-reply.js';
-import { outcome, type DeliveryResult, type Outcome, type Transport } from '../transports/transport.js';
+import { outcome, type DeliveryJob, type DeliveryResult, type Outcome, type Transport } from '../transports/transport.js';
 import { retryDelay } from './backoff.js';
 import type { RouteGate } from './route-gate.js';
 import type { Router } from './router.js';
@@ -62,6 +62,15 @@ export async function attemptDelivery(message: ClaimedMessage, deps: AttemptDeps
   return report;
 }
 
+/** One recipient's outcome on a route, and whether it was actually tried. */
+interface Tried {
+  outcome: Outcome;
+  attempted: boolean;
+}
+
+/** A chain of hand-overs longer than this is a configuration loop (graph -> smtp -> …). */
+const MAX_HANDOVERS = 2;
+
 async function deliverToRoute(
   route: string,
   recipients: Recipient[],
@@ -71,38 +80,71 @@ async function deliverToRoute(
   log: Logger,
 ): Promise<RecipientResult[]> {
   const now = Date.now();
+  const kind = deps.transports.get(route)?.kind ?? 'none';
+  const outcomes = await outcomesOnRoute(route, recipients, message, deps, signal, log, 0);
+  return recipients.map((r) => {
+    const tried = outcomes.get(r.idx) ?? { outcome: outcome('transient', `The ${route} route gave no result for this recipient.`), attempted: false };
+    return toRecipientResult(r.idx, route, kind, tried.outcome, tried.attempted, message.attemptCount + 1, deps.retry, now);
+  });
+}
+
+/**
+ * The route's gate, then its transport in submissions the mailbox's limits allow. Used for
+ * the route a recipient was routed to and, through DeliveryJob.handOver, for a route a
+ * transport hands recipients over to — so a fallback route's hold and budget apply too.
+ */
+async function outcomesOnRoute(
+  route: string,
+  recipients: Recipient[],
+  message: ClaimedMessage,
+  deps: AttemptDeps,
+  signal: AbortSignal,
+  log: Logger,
+  depth: number,
+): Promise<Map<number, Tried>> {
+  const results = new Map<number, Tried>();
+  const all = (list: Recipient[], result: Outcome, attempted: boolean) => list.forEach((r) => results.set(r.idx, { outcome: result, attempted }));
   const transport = deps.transports.get(route);
-  const failures = message.attemptCount + 1;
-  const results = (list: Recipient[], result: Outcome, attempted: boolean) =>
-    list.map((r) => toRecipientResult(r.idx, route, transport?.kind ?? 'none', result, attempted, failures, deps.retry, now));
-  if (!transport) return results(recipients, missingRoute(route), false);
+  if (!transport || depth > MAX_HANDOVERS) {
+    all(recipients, transport ? handOverLoop(route) : missingRoute(route), false);
+    return results;
+  }
+  const admission = await deps.gate.admit(route, Date.now());
+  if (!admission.go) {
+    all(recipients, admission.outcome, false);
+    return results;
+  }
 
-  const admission = await deps.gate.admit(route, now);
-  if (!admission.go) return results(recipients, admission.outcome, false);
-
-  const out: RecipientResult[] = [];
-  const tried: Outcome[] = [];
+  const own: Outcome[] = [];
   const size = transport.pacing?.recipientsPerMessage ?? recipients.length;
   for (let i = 0; i < recipients.length; i += size) {
     const chunk = recipients.slice(i, i + size);
     const paced = transport.pacing ? await deps.gate.pace(transport.pacing, chunk.length, Date.now()) : null;
     if (paced && !paced.go) {
-      out.push(...results(recipients.slice(i), paced.outcome, false)); // the rest waits with it
+      all(recipients.slice(i), paced.outcome, false); // the rest waits with it
       break;
     }
+    const handOver = async (target: string, handed: DeliveryJob['recipients']): Promise<DeliveryResult> => {
+      const byIdx = new Map(chunk.map((r) => [r.idx, r]));
+      const list = handed.map((h) => byIdx.get(h.idx)).filter((r): r is Recipient => r !== undefined);
+      const there = await outcomesOnRoute(target, list, message, deps, signal, log, depth + 1);
+      for (const [idx, t] of there) if (t.attempted) results.set(idx, t); // provisional: the transport's outcome replaces it
+      return new Map([...there].map(([idx, t]) => [idx, { ...t.outcome, via: t.outcome.via ?? target }]));
+    };
     try {
-      const outcomes = await deliverSafely(transport, message, chunk, deps.store, signal, log);
+      const outcomes = await deliverSafely(transport, message, chunk, deps.store, signal, log, handOver);
       for (const r of chunk) {
         const result = outcomes.get(r.idx) ?? outcome('transient', `The ${route} route gave no result for this recipient.`);
-        tried.push(result);
-        out.push(...results([r], result, true));
+        const handed = results.get(r.idx);
+        results.set(r.idx, { outcome: result, attempted: result.via === undefined || handed?.attempted === true });
+        if (result.via === undefined) own.push(result); // a hand-over's outcome is the other route's business
       }
     } finally {
       if (paced?.go) await paced.done();
     }
   }
-  if (tried.length) await deps.gate.record(route, tried, Date.now());
-  return out;
+  if (own.length) await deps.gate.record(route, own, Date.now());
+  return results;
 }
 
 async function deliverSafely(
@@ -112,6 +154,7 @@ async function deliverSafely(
   store: Store,
   signal: AbortSignal,
   log: Logger,
+  handOver: DeliveryJob['handOver'],
 ): Promise<DeliveryResult> {
   try {
     return await transport.deliver({
@@ -121,6 +164,7 @@ async function deliverSafely(
       recipients: recipients.map((r) => ({ idx: r.idx, address: r.address, params: r.params })),
       size: message.size,
       openMessage: () => openOutgoing(store, message),
+      handOver,
       signal,
       log,
     });
@@ -139,6 +183,12 @@ async function openOutgoing(store: Store, message: ClaimedMessage): Promise<Read
   body.on('error', (err) => out.destroy(err));
   body.pipe(out);
   return out;
+}
+
+function handOverLoop(route: string): Outcome {
+  return outcome('route-broken', `Recipients were handed over more than ${MAX_HANDOVERS} times before reaching route "${route}": the hand-over routes (fallback, largeMessages.route) form a loop.`, {
+    fix: 'Point fallback and largeMessages.route at routes that deliver themselves.',
+  });
 }
 
 function missingRoute(route: string): Outcome {

@@ -19,6 +19,12 @@ export interface DeliveryJob {
   size: number;
   /** The message as it goes out (Received header + stored body); may be opened again. */
   openMessage(): Promise<Readable>;
+  /**
+   * Passes recipients to another route (direct-send's fallback, graph's large-message route),
+   * through that route's own state, budget and splitting, as if they had been routed there.
+   * Its outcomes come back marked with `via`.
+   */
+  handOver(route: string, recipients: DeliveryJob['recipients']): Promise<DeliveryResult>;
   signal: AbortSignal;
   log: Logger;
 }
@@ -33,6 +39,8 @@ export interface Outcome {
   fix: string | null;
   /** When the upstream said when to come back (Retry-After); otherwise the backoff decides. */
   retryAt: number | null;
+  /** The route that gave this outcome, when the recipient was handed over to it. */
+  via?: string;
 }
 
 /** Every recipient index of the job maps to its outcome. */
@@ -43,8 +51,8 @@ export interface TransportContext {
   /** This relay's name, for EHLO. */
   ehloName: string;
   log: Logger;
-  /** Another route's transport: graph hands large messages over, direct-send its outside recipients. */
-  transport(route: string): Transport | undefined;
+  /** Whether a route of this name is configured (hand-overs check their target at start). */
+  hasRoute(route: string): boolean;
 }
 
 /** A Microsoft 365 mailbox's sending limits, which the delivery layer enforces before calling the transport. */

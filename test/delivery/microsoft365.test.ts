@@ -103,3 +103,39 @@ describe('delivery into Microsoft 365, every transport', () => {
     expect(statuses.map((s) => s.name).sort()).toEqual(['basic', 'connector', 'direct', 'graph', 'oauth', 'split']);
   });
 });
+
+describe('hand-overs go through the other route’s gate', () => {
+  it('holds recipients handed to a broken fallback route, and only that route', async () => {
+    const mx = { domain: DEMO.domain, host: '127.0.0.1', port: t.sandbox.ports.mx, ca: [t.sandbox.caPath] };
+    const second = await startTestRelay({
+      routes: {
+        scanner: { transport: 'direct-send', ...mx, fallback: 'm365' },
+        m365: { transport: 'smtp-basic', mailbox: DEMO.relay.address, password: 'not-the-password', host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] },
+      },
+      routing: { default: 'scanner' },
+      delivery: { poll: '200ms', probe: '1h' },
+    });
+    try {
+      const client = nodemailer.createTransport({ host: '127.0.0.1', port: second.port, tls: { rejectUnauthorized: false }, logger: false });
+      const info = await client.sendMail({
+        envelope: { from: DEMO.relay.address, to: [DEMO.bob.address, 'partner@fabrikam.example', 'other@fabrikam.example'] },
+        raw: `From: ${DEMO.relay.address}\r\nSubject: scan 4711\r\n\r\nscanned\r\n`,
+      });
+      const id = /queued as (\S+)/.exec(String(info.response))?.[1] as string;
+      await until(async () => (await second.relay.store.get(id))?.state === 'held', 10_000, () => `${id} was not held`);
+      // A later message for the outside only: not tried, since its fallback route is now held.
+      const later = await client.sendMail({ envelope: { from: DEMO.relay.address, to: ['third@fabrikam.example'] }, raw: `Subject: scan 4712\r\n\r\nscanned\r\n` });
+      client.close();
+      const message = (await second.relay.store.get(id))!;
+      expect(message.recipientDetails.map((r) => r.state)).toEqual(['delivered', 'held', 'held']);
+      expect(message.recipientDetails[1]?.diagnosis).toMatch(/^Outside the tenant \(contoso\.example\), so sent through the fallback route m365: .*535 5\.7\.139/);
+      expect((await second.relay.store.routeStatus('m365')).state).toBe('held');
+      expect((await second.relay.store.routeStatus('scanner')).state).toBe('active');
+      const laterId = /queued as (\S+)/.exec(String(later.response))?.[1] as string;
+      await until(async () => (await second.relay.store.get(laterId))?.state === 'held', 10_000, () => `${laterId} was not held`);
+      expect((await second.relay.store.get(laterId))?.recipientDetails[0]?.diagnosis).toMatch(/so sent through the fallback route m365: The route "m365" is held: /);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -12,7 +12,7 @@ import type { Transport } from '../../src/transports/transport.js';
 import { until } from '../helpers/sink.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { context, jobFor, only, received, route } from './m365-smtp-helpers.js';
+import { context, jobFor, only, received, route, withHandOvers } from './m365-smtp-helpers.js';
 
 const SCANNER = 'scanner@contoso.example';
 const PARTNER = 'partner@fabrikam.example';
@@ -44,7 +44,7 @@ const mxRoute = (extra: Record<string, unknown> = {}) => ({ transport: 'direct-s
 const submissionRoute = () => ({ transport: 'smtp-basic' as const, mailbox: DEMO.relay.address, password: DEMO.relay.password, host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] });
 
 function directSend(extra: Record<string, unknown> = {}, others: Record<string, Transport> = {}): DirectSendTransport {
-  const transport = new DirectSendTransport('scanner', route(mxRoute(extra)), context(others));
+  const transport = withHandOvers(new DirectSendTransport('scanner', route(mxRoute(extra)), context(others)), others);
   open.push(transport);
   return transport;
 }
@@ -95,7 +95,7 @@ describe('direct-send', () => {
     expect(only(result, 0)).toMatchObject({ verdict: 'delivered', diagnosis: `127.0.0.1:${t.sandbox.ports.mx} accepted the message.` });
     expect(only(result, 1)).toMatchObject({
       verdict: 'delivered',
-      diagnosis: `Outside the tenant (contoso.example), so sent through the fallback route m365 (smtp-basic): 127.0.0.1:${t.sandbox.ports.submission} accepted the message.`,
+      diagnosis: `Outside the tenant (contoso.example), so sent through the fallback route m365: 127.0.0.1:${t.sandbox.ports.submission} accepted the message.`,
     });
     const outbound = await t.sandbox.mailboxes.waitFor((e) => e.mailbox === 'internet' && e.subject === job.subject);
     expect(outbound).toMatchObject({ via: 'submission', envelope: { rcptTo: [PARTNER] } });
@@ -153,7 +153,7 @@ describe('direct-send', () => {
       const message = (await relay.relay.store.get(id))!;
       expect(message.recipientDetails.map((r) => r.diagnosis)).toEqual([
         `127.0.0.1:${t.sandbox.ports.mx} accepted the message.`,
-        `Outside the tenant (contoso.example), so sent through the fallback route m365 (smtp-basic): 127.0.0.1:${t.sandbox.ports.submission} accepted the message.`,
+        `Outside the tenant (contoso.example), so sent through the fallback route m365: 127.0.0.1:${t.sandbox.ports.submission} accepted the message.`,
       ]);
       await received(t, DEMO.bob.address, 'Goods receipt 5000123');
       await t.sandbox.mailboxes.waitFor((e) => e.mailbox === 'internet' && e.subject === 'Goods receipt 5000123');

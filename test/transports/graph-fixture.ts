@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { routeSchema, type GraphRouteConfig } from '../../src/config/routes.js';
 import { GraphTransport } from '../../src/transports/m365/graph.js';
 import type { DeliveryJob, Transport } from '../../src/transports/transport.js';
+import { withHandOvers } from './m365-smtp-helpers.js';
 import { MailFolder } from '../../sandbox/state/mailboxes.js';
 import { capturedLog } from '../credentials/helpers.js';
 import { DEMO, type TestSandbox } from '../helpers/sandbox.js';
@@ -43,7 +44,7 @@ export interface GraphUnderTest {
 /** The transport as createTransport builds it; `others` are the routes ctx.transport() finds. */
 export function graphTransport(config: GraphRouteConfig, others: Record<string, Transport> = {}): GraphUnderTest {
   const log = capturedLog();
-  const transport = new GraphTransport(ROUTE, config, { ehloName: 'relay.test', log: log.log, transport: (name) => others[name] });
+  const transport = withHandOvers(new GraphTransport(ROUTE, config, { ehloName: 'relay.test', log: log.log, hasRoute: (name) => name in others }), others);
   return { transport, log, close: () => transport.close() };
 }
 
@@ -108,9 +109,12 @@ export function jobFor(message: Buffer | { file: string; size: number }, recipie
       body.pipe(out);
       return out;
     },
+    handOver: async () => {
+      throw new Error('this test hands nothing over');
+    },
     signal: options.signal ?? new AbortController().signal,
     log: options.log ?? capturedLog().log,
-  } as DeliveryJob;
+  };
 }
 
 /** The one message in a mailbox folder (fails the test if there are none or several). */

@@ -248,7 +248,7 @@ describe('largeMessages.via: route (hand-over)', () => {
     const result = await g.transport.deliver(job);
     const o = result.get(1)!;
     expect(o.verdict).toBe('delivered');
-    expect(o.diagnosis).toMatch(/^The message is 5\.\d MB, over routes\.m365\.largeMessages\.threshold \(3\.0 MB\): handed over to route "smtp" \(capture\)\. Captured: /);
+    expect(o.diagnosis).toMatch(/^The message is 5\.\d MB, over routes\.m365\.largeMessages\.threshold \(3\.0 MB\): handed over to route "smtp"\. Captured: /);
     expect(statSync(join(captured, `${job.messageId}.eml`)).size).toBeGreaterThan(m.size);
     expect(await eventsSince(t, since, 'graph')).toEqual([]);
   });

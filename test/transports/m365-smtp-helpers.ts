@@ -26,7 +26,27 @@ export function capturingLog(): { log: Logger; lines: Record<string, unknown>[] 
 }
 
 export function context(others: Record<string, Transport> = {}, log: Logger = silent): TransportContext {
-  return { ehloName: 'relay.test', log, transport: (name) => others[name] };
+  return { ehloName: 'relay.test', log, hasRoute: (name) => name in others };
+}
+
+/**
+ * The transport, with hand-overs going straight to `others` (in the relay they pass the
+ * other route's gate first; that is tested through a running relay).
+ */
+export function withHandOvers<T extends Transport>(transport: T, others: Record<string, Transport>): T {
+  const deliver = transport.deliver.bind(transport);
+  return Object.assign(transport, {
+    deliver: (job: DeliveryJob) =>
+      deliver({
+        ...job,
+        handOver: async (route: string, recipients: DeliveryJob['recipients']) => {
+          const other = others[route];
+          if (!other) throw new Error(`no route ${route} in this test`);
+          const result = await other.deliver({ ...job, recipients });
+          return new Map([...result].map(([idx, o]) => [idx, { ...o, via: route }]));
+        },
+      }),
+  });
 }
 
 /** A route config as relay365.yaml would give it, through the product's schema. */
@@ -69,6 +89,9 @@ export function jobFor(message: TestMessage): DeliveryJob & { raw: Buffer; subje
     recipients: message.to.map((address, idx) => ({ idx, address, params: {} })),
     size: raw.length,
     openMessage: async () => Readable.from([raw]),
+    handOver: async () => {
+      throw new Error('this test hands nothing over');
+    },
     signal: new AbortController().signal,
     log: silent,
     raw,

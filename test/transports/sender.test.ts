@@ -20,6 +20,7 @@ function job(raw: string, mailFrom = 'sapadmin@localhost'): DeliveryJob {
     recipients: [{ idx: 0, address: 'anna@fabrikam.example', params: {} }],
     size: raw.length,
     openMessage: async () => Readable.from([Buffer.from(raw)]),
+    handOver: async () => new Map(),
     signal: new AbortController().signal,
     log: pino({ level: 'silent' }),
   };

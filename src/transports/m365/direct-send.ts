@@ -76,29 +76,14 @@ export class DirectSendTransport implements Transport {
       );
     }
     const name = this.config.fallback;
-    const fallback = this.ctx.transport(name);
-    if (!fallback) {
+    if (!this.ctx.hasRoute(name)) {
       const missing = outcome('route-broken', `${key}.fallback names the route "${name}", which is not configured, so recipients outside the tenant (${tenant}) cannot be delivered.`, {
         fix: `Add a route named ${name} (smtp-oauth, graph or connector), or correct ${key}.fallback.`,
       });
       return new Map(recipients.map((r) => [r.idx, missing]));
     }
-    let handed: DeliveryResult;
-    try {
-      handed = await fallback.deliver({
-        messageId: job.messageId,
-        mailFrom: job.mailFrom,
-        mailParams: job.mailParams,
-        recipients,
-        size: job.size,
-        openMessage: () => job.openMessage(),
-        signal: job.signal,
-        log: job.log,
-      });
-    } catch (e) {
-      handed = new Map(recipients.map((r) => [r.idx, outcome('transient', `The fallback route ${name} failed: ${(e as Error).message}`)]));
-    }
-    const via = (o: Outcome): Outcome => ({ ...o, diagnosis: `Outside the tenant (${tenant}), so sent through the fallback route ${name} (${fallback.kind}): ${o.diagnosis}` });
+    const handed = await job.handOver(name, recipients);
+    const via = (o: Outcome): Outcome => ({ ...o, diagnosis: `Outside the tenant (${tenant}), so sent through the fallback route ${name}: ${o.diagnosis}` });
     return new Map(recipients.map((r) => [r.idx, via(handed.get(r.idx) ?? outcome('transient', `The fallback route ${name} gave no result for this recipient.`))]));
   }
 

@@ -107,12 +107,11 @@ export class GraphTransport implements Transport {
   private async handOver(job: DeliveryJob): Promise<DeliveryResult> {
     const name = this.config.largeMessages.route ?? '';
     const why = `The message is ${mb(job.size)}, over routes.${this.route}.largeMessages.threshold (${mb(this.config.largeMessages.threshold)})`;
-    const other = this.ctx.transport(name);
-    if (!other) {
+    if (!this.ctx.hasRoute(name)) {
       return sameForAll(job, outcome('route-broken', `${why}, and its hand-over route "${name}" does not exist.`, { fix: `Set routes.${this.route}.largeMessages.route to a configured route (an smtp-oauth route of ${this.config.mailbox}), or largeMessages.via: upload-session.` }));
     }
-    const results = await other.deliver(job);
-    return new Map([...results].map(([idx, o]) => [idx, { ...o, diagnosis: `${why}: handed over to route "${name}" (${other.kind}). ${o.diagnosis}` }]));
+    const results = await job.handOver(name, job.recipients);
+    return new Map([...results].map(([idx, o]) => [idx, { ...o, diagnosis: `${why}: handed over to route "${name}". ${o.diagnosis}` }]));
   }
 
   private refused(job: DeliveryJob, failure: GraphFailure, extra: { size: number; from?: string }): DeliveryResult {

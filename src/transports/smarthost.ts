@@ -8,7 +8,8 @@ import { isIP } from 'node:net';
 import nodemailer, { type Mail } from 'nodemailer';
 import type { SmarthostRouteConfig } from '../config/schema.js';
 import { formatReply, outcomeFromReply, parseReply, type SmtpError } from './smtp-reply.js';
-import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Outcome, type Transport } from './transport.js';
+import { submit } from './smtp-submit.js';
+import { outcome, type DeliveryJob, type DeliveryResult, type Outcome, type Transport } from './transport.js';
 
 export class SmarthostTransport implements Transport {
   readonly kind = 'smarthost';
@@ -31,6 +32,9 @@ export class SmarthostTransport implements Transport {
       name: ehloName,
       maxConnections: config.maxConnections,
       maxMessages: Infinity,
+      // The message is a stream, readable once: submit() resends it over a new connection
+      // when a pooled one turns out closed, instead of nodemailer requeueing a spent stream.
+      maxRequeues: 0,
       connectionTimeout: config.connectTimeout,
       greetingTimeout: config.connectTimeout,
       socketTimeout: config.timeout,
@@ -48,33 +52,8 @@ export class SmarthostTransport implements Transport {
   }
 
   async deliver(job: DeliveryJob): Promise<DeliveryResult> {
-    const byAddress = new Map(job.recipients.map((r) => [r.address, r.idx]));
-    try {
-      const info = await this.mailer.sendMail({
-        envelope: { from: job.mailFrom, to: job.recipients.map((r) => r.address) },
-        raw: await job.openMessage(),
-      });
-      const accepted = outcomeFromReply(parseReply(String(info.response ?? '250')), this.who);
-      const result: DeliveryResult = sameForAll(job, accepted);
-      for (const err of (info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []) {
-        const idx = err.recipient === undefined ? undefined : byAddress.get(err.recipient);
-        if (idx !== undefined) result.set(idx, this.explain(err));
-      }
-      return result;
-    } catch (error) {
-      const err = error as SmtpError;
-      if (err.rejectedErrors?.length) {
-        // Every recipient refused at RCPT: each keeps its own reply.
-        const result = new Map<number, Outcome>();
-        for (const rejected of err.rejectedErrors) {
-          const idx = rejected.recipient === undefined ? undefined : byAddress.get(rejected.recipient);
-          if (idx !== undefined) result.set(idx, this.explain(rejected));
-        }
-        for (const r of job.recipients) if (!result.has(r.idx)) result.set(r.idx, this.explain(err));
-        return result;
-      }
-      return sameForAll(job, this.explain(err));
-    }
+    const { result } = await submit(this.mailer, { envelopeFrom: job.mailFrom, recipients: job.recipients, openMessage: () => job.openMessage() }, this.who, (err) => this.explain(err));
+    return result;
   }
 
   /** Turns a nodemailer error into a verdict with the reason and, where known, the fix. */

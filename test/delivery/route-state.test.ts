@@ -3,22 +3,16 @@
  * not tried and not failed. Releasing the route (or its next probe succeeding) delivers
  * them; pausing a route holds its mail the same way.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadTlsIdentity, type TlsIdentity } from '../../src/ingress/tls.js';
-import { startSink, until, type Sink } from '../helpers/sink.js';
-import { fastRetry, routeTo, startTestRelay, tempDir, type TestRelay } from '../helpers/relay.js';
+import type { TlsIdentity } from '../../src/ingress/tls.js';
+import { startSink, until, upstreamTlsIdentity, type Sink } from '../helpers/sink.js';
+import { fastRetry, routeTo, startTestRelay, type TestRelay } from '../helpers/relay.js';
 
 let identity: TlsIdentity;
 let caFile: string;
 beforeAll(async () => {
-  const dir = tempDir();
-  identity = await loadTlsIdentity({}, 'upstream.test', dir, pino({ level: 'silent' }));
-  caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, identity.cert);
+  ({ identity, caFile } = await upstreamTlsIdentity());
 });
 
 let relay: TestRelay | undefined;

@@ -3,6 +3,7 @@
 // regexes, and the tokens and blobs a client sends.
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
+import type { Tenant } from '../../sandbox/tenant/schema.js';
 import { confidentialClient, DEMO, EXCHANGE_DEFAULT_SCOPE, type TestSandbox } from './sandbox.js';
 
 /** The parts of Microsoft's replies that change: host names, dates, session ids. */
@@ -163,6 +164,22 @@ export async function signedInClient(t: TestSandbox, user: string, token: string
   const reply = await client.command(`AUTH XOAUTH2 ${xoauth2(user, token)}`);
   if (!reply.startsWith('235 ')) throw new Error(`AUTH XOAUTH2 as ${user}: ${reply}`);
   return client;
+}
+
+/** A secured submission session signed in with AUTH LOGIN as `user`; throws unless the answer is 235. */
+export async function signedInWithPassword(t: TestSandbox, user: { address: string; password: string }): Promise<RawSmtpClient> {
+  const client = await securedClient(t);
+  await client.command('AUTH LOGIN');
+  await client.command(b64(user.address));
+  const reply = await client.command(b64(user.password));
+  if (!reply.startsWith('235 ')) throw new Error(reply);
+  return client;
+}
+
+/** A tenant change: basic auth and SMTP AUTH allowed for the whole organisation (the demo tenant allows SMTP AUTH for relay@ only). */
+export function allowSmtpAuth(draft: Tenant): void {
+  draft.organization.basicAuthAllowed = true;
+  draft.organization.smtpClientAuthenticationDisabled = false;
 }
 
 /** A small message with the given headers, CRLF line ends, ending with the lone dot. */

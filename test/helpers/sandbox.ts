@@ -7,9 +7,10 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfidentialClientApplication, PublicClientApplication, type Configuration } from '@azure/msal-node';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js';
 import { defaultTenantFile } from '../../sandbox/options.js';
-import { loadTenantFile } from '../../sandbox/tenant/load.js';
+import { loadTenantFile, type TenantLoadResult } from '../../sandbox/tenant/load.js';
 import type { Tenant } from '../../sandbox/tenant/schema.js';
 import { MsalNetworkClient } from '../../src/credentials/network-client.js';
 
@@ -65,6 +66,68 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
       network.close();
       await sandbox.stop();
       if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a test file's (or describe block's) sandbox starts with; see useSandbox. */
+export interface SandboxSetup {
+  /** Changes the demo tenant before the sandbox starts; each test starts from the changed tenant. */
+  tenant?: (draft: Tenant) => void;
+  options?: Omit<SandboxOptions, 'tenant'>;
+}
+
+/** The sandbox of a test file or describe block (readable once its tests run), and what its tests share. */
+export interface ScopedSandbox extends TestSandbox {
+  /** Edits the tenant in force; the next test starts from the setup's tenant again. */
+  edit(change: (draft: Tenant) => void): void;
+  /** Closes `x` (a transport) when the current test ends, and returns it. */
+  closeAfterTest<T extends { close(): unknown }>(x: T): T;
+}
+
+/**
+ * Registers the hooks of tests against one sandbox, in the file or describe block it is called in:
+ * started before the first test with the demo tenant as `setup.tenant` changes it; before each test
+ * that tenant put back, after each the faults cleared and what closeAfterTest was given closed;
+ * stopped after the last.
+ */
+export function useSandbox(setup: SandboxSetup = {}): ScopedSandbox {
+  let started: TestSandbox | undefined;
+  let base: Tenant;
+  const toClose: Array<{ close(): unknown }> = [];
+  const current = () => {
+    if (!started) throw new Error('the sandbox starts in beforeAll: use it in hooks and tests');
+    return started;
+  };
+  const check = (result: TenantLoadResult) => {
+    if (!result.ok) throw new Error(result.error.message);
+  };
+  beforeAll(async () => {
+    base = demoTenant();
+    setup.tenant?.(base);
+    started = await startTestSandbox({ ...setup.options, tenant: base });
+  });
+  beforeEach(() => check(current().sandbox.tenant.replace(structuredClone(base))));
+  afterEach(async () => {
+    current().sandbox.faults.clear();
+    await Promise.all(toClose.splice(0).map((x) => x.close()));
+  });
+  afterAll(() => started?.stop());
+  return {
+    get sandbox() {
+      return current().sandbox;
+    },
+    get dataDir() {
+      return current().dataDir;
+    },
+    get network() {
+      return current().network;
+    },
+    stop: () => current().stop(),
+    edit: (change) => check(current().sandbox.tenant.update(change)),
+    closeAfterTest: (x) => {
+      toClose.push(x);
+      return x;
     },
   };
 }

@@ -3,8 +3,13 @@
  * every message byte for byte with its envelope, and can be told to refuse recipients or
  * messages, to stall, or to go down and come back on the same port.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+import { loadTlsIdentity, type TlsIdentity } from '../../src/ingress/tls.js';
 
 export interface SinkMessage {
   from: string;
@@ -133,6 +138,18 @@ export async function startSink(behaviour: SinkBehaviour = {}, options: SinkOpti
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   sink.port = (server.server.address() as AddressInfo).port;
   return sink;
+}
+
+/**
+ * A self-signed TLS identity for a sink (`startSink(b, { tls: identity })`), made the way the relay
+ * makes its own, and its certificate in a PEM file for a route's `ca` to trust.
+ */
+export async function upstreamTlsIdentity(): Promise<{ identity: TlsIdentity; caFile: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'relay365-test-'));
+  const identity = await loadTlsIdentity({}, 'upstream.test', dir, pino({ level: 'silent' }));
+  const caFile = join(dir, 'upstream-ca.pem');
+  writeFileSync(caFile, identity.cert);
+  return { identity, caFile };
 }
 
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {

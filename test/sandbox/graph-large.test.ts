@@ -2,38 +2,33 @@
 // session, /send, and the attachment read back from the recipient's mailbox byte for byte. The
 // sandbox streams it all (request bodies to disk, MIME composed from files): the test checks the
 // process never holds the attachment in memory, by sampling memory after forced collections.
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MailFolder } from '../../sandbox/state/mailboxes.js';
-import { DEMO, demoTenant, graphAppToken, graphRequest, openGraphRequest, startTestSandbox, type HttpsResponse, type TestSandbox } from '../helpers/sandbox.js';
+import { attachmentHashes, heldMemory, randomFile } from '../helpers/large-messages.js';
+import { DEMO, graphAppToken, graphRequest, openGraphRequest, useSandbox, type HttpsResponse } from '../helpers/sandbox.js';
 
 const RELAY = DEMO.relay.address;
 const ALICE = DEMO.alice.address;
 const MB = 1024 * 1024;
 
-let t: TestSandbox;
+const t = useSandbox({
+  tenant: (d) => {
+    const app = d.apps.find((a) => a.appId === DEMO.appOnly.clientId)!;
+    app.applicationPermissions = [{ resource: 'Microsoft Graph', roles: ['Mail.Send', 'Mail.ReadWrite'] }];
+  },
+});
 let token: string;
 let work: string;
 beforeAll(async () => {
-  const tenant = demoTenant();
-  const app = tenant.apps.find((a) => a.appId === DEMO.appOnly.clientId)!;
-  app.applicationPermissions = [{ resource: 'Microsoft Graph', roles: ['Mail.Send', 'Mail.ReadWrite'] }];
-  t = await startTestSandbox({ tenant });
   token = await graphAppToken(t);
   work = await mkdtemp(join(tmpdir(), 'relay365-graph-large-'));
 });
-afterAll(async () => {
-  await t.stop();
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => rm(work, { recursive: true, force: true }));
 beforeEach(() => t.sandbox.mailboxes.clear());
 
 const draftBody = { subject: 'Quarterly archive', body: { contentType: 'text', content: 'The archive is attached.' }, toRecipients: [{ emailAddress: { address: ALICE } }] };
@@ -46,21 +41,6 @@ async function createDraft(body: object = draftBody): Promise<string> {
 
 async function createUploadSession(draftId: string, size: number, name = 'archive.bin') {
   return graphRequest(t, `/v1.0/users/${RELAY}/messages/${draftId}/attachments/createUploadSession`, { token, body: { AttachmentItem: { attachmentType: 'file', name, size, contentType: 'application/octet-stream' } } });
-}
-
-/** Writes `size` random bytes to a file, 1 MB at a time, and returns its path and SHA-256. */
-async function randomFile(size: number): Promise<{ path: string; sha256: string }> {
-  const path = join(work, `${randomBytes(4).toString('hex')}.bin`);
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let written = 0; written < size; written += MB) {
-    const chunk = randomBytes(Math.min(MB, size - written));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return { path, sha256: hash.digest('hex') };
 }
 
 /** PUTs a file to an upload URL in ranges of `chunk` bytes, as Microsoft's protocol asks, streaming each range from the file. */
@@ -76,42 +56,14 @@ async function uploadInRanges(uploadUrl: string, path: string, size: number, chu
   return responses;
 }
 
-/** Streams a stored message through mailparser and hashes each attachment as it goes by. */
-async function attachmentHashes(entryId: string): Promise<Array<{ name: string; size: number; sha256: string }>> {
-  const parser = new MailParser();
-  const found: Array<Promise<{ name: string; size: number; sha256: string }>> = [];
-  parser.on('data', (part: AttachmentStream | MessageText) => {
-    if (part.type !== 'attachment') return;
-    const hash = createHash('sha256');
-    let size = 0;
-    part.content.on('data', (c: Buffer) => {
-      size += c.length;
-      hash.update(c);
-    });
-    found.push(once(part.content, 'end').then(() => (part.release?.(), { name: part.filename ?? '', size, sha256: hash.digest('hex') })));
-  });
-  t.sandbox.mailboxes.rawStream(entryId)!.pipe(parser);
-  await once(parser, 'end');
-  return Promise.all(found);
-}
-
 /** Samples the memory the process holds (after a full collection) while `fn` runs; returns the peak growth. */
 async function peakMemoryGrowth(fn: () => Promise<void>): Promise<number> {
-  setFlagsFromString('--expose_gc');
-  const gc = runInNewContext('gc') as () => void;
-  const held = () => {
-    // Twice: V8 frees Buffer memory after a collection, and the second one waits for it.
-    gc();
-    gc();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const baseline = held();
+  const baseline = heldMemory();
   let peak = baseline;
   // A collection takes a while on a busy heap: the next sample waits for the work to move on.
   let timer: NodeJS.Timeout | undefined;
   const sample = () => {
-    peak = Math.max(peak, held());
+    peak = Math.max(peak, heldMemory());
     timer = setTimeout(sample, 50);
   };
   timer = setTimeout(sample, 50);
@@ -120,13 +72,13 @@ async function peakMemoryGrowth(fn: () => Promise<void>): Promise<number> {
   } finally {
     clearTimeout(timer);
   }
-  return Math.max(peak, held()) - baseline;
+  return Math.max(peak, heldMemory()) - baseline;
 }
 
 describe('a 20 MB attachment through a draft and an upload session', () => {
   it('creates the draft, uploads in ranges, sends, and the recipient gets the attachment intact, with bounded memory', async () => {
     const size = 20 * MB;
-    const big = await randomFile(size);
+    const big = await randomFile(work, size);
     let draftId = '';
     const growth = await peakMemoryGrowth(async () => {
       draftId = await createDraft();
@@ -164,7 +116,7 @@ describe('a 20 MB attachment through a draft and an upload session', () => {
     const inbox = t.sandbox.mailboxes.list({ mailbox: ALICE, folder: MailFolder.inbox });
     expect(inbox).toHaveLength(1);
     expect(inbox[0]!.subject).toBe('Quarterly archive');
-    const hashes = await attachmentHashes(inbox[0]!.id);
+    const hashes = await attachmentHashes(t, inbox[0]!.id);
     expect(hashes).toEqual([
       { name: 'readme.txt', size: 15, sha256: createHash('sha256').update('see archive.bin').digest('hex') },
       { name: 'archive.bin', size, sha256: big.sha256 },

@@ -2,19 +2,12 @@
 // msal-node, app-only and delegated) and with AUTH LOGIN, each message read back from the
 // recipient's sandbox mailbox.
 import nodemailer from 'nodemailer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, demoTenant, publicClient, SMTP_SEND_SCOPE, startTestSandbox, submitDeviceLogin, type TestSandbox } from '../helpers/sandbox.js';
-import { appOnlyToken, errorReply, queuedReply } from '../helpers/sandbox-smtp.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO, publicClient, SMTP_SEND_SCOPE, submitDeviceLogin, useSandbox } from '../helpers/sandbox.js';
+import { allowSmtpAuth, appOnlyToken, errorReply, queuedReply } from '../helpers/sandbox-smtp.js';
 
-let t: TestSandbox;
-beforeAll(async () => {
-  const tenant = demoTenant();
-  // A tenant that still allows basic auth and SMTP AUTH, as many did before the retirement.
-  tenant.organization.basicAuthAllowed = true;
-  tenant.organization.smtpClientAuthenticationDisabled = false;
-  t = await startTestSandbox({ tenant, entra: { deviceCodeIntervalSeconds: 0.05 } });
-});
-afterAll(() => t.stop());
+// A tenant that still allows basic auth and SMTP AUTH, as many did before the retirement.
+const t = useSandbox({ tenant: allowSmtpAuth, options: { entra: { deviceCodeIntervalSeconds: 0.05 } } });
 
 function transport(auth: Record<string, unknown>) {
   return nodemailer.createTransport({

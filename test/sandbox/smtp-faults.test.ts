@@ -2,18 +2,15 @@
 // connection dropped in the middle of DATA, and the endpoint going down and coming back.
 import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, httpsRequest, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEMO, httpsRequest, useSandbox } from '../helpers/sandbox.js';
 import { appOnlyToken, errorReply, messageData, MS, queuedReply, RawSmtpClient, sendMessage, signedInClient } from '../helpers/sandbox-smtp.js';
 
-let t: TestSandbox;
+const t = useSandbox(); // faults cleared after each test
 let token: string;
 beforeAll(async () => {
-  t = await startTestSandbox();
   token = await appOnlyToken(t);
 });
-afterEach(() => t.sandbox.faults.clear());
-afterAll(() => t.stop());
 
 const PRX4 = { code: 451, text: '4.7.0 Temporary server error. Please try again later. PRX4' };
 

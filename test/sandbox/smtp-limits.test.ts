@@ -1,42 +1,23 @@
 // Exchange Online's per-mailbox sending limits on client submission: 3 signed-in connections,
 // 30 messages a minute (delayed, or rejected as older documentation said), 10,000 recipients a
 // day. The sandbox's limits are lowered through its options so a test reaches them in a few messages.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tenant } from '../../sandbox/tenant/schema.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { appOnlyToken, b64, errorReply, messageData, queuedReply, securedClient, sendMessage, signedInClient, xoauth2, type RawSmtpClient } from '../helpers/sandbox-smtp.js';
-
-function openTenant(): Tenant {
-  const tenant = demoTenant();
-  tenant.organization.basicAuthAllowed = true;
-  tenant.organization.smtpClientAuthenticationDisabled = false;
-  return tenant;
-}
-
-async function loggedIn(t: TestSandbox, user: { address: string; password: string }): Promise<RawSmtpClient> {
-  const client = await securedClient(t);
-  await client.command('AUTH LOGIN');
-  await client.command(b64(user.address));
-  const reply = await client.command(b64(user.password));
-  if (!reply.startsWith('235 ')) throw new Error(reply);
-  return client;
-}
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
+import { allowSmtpAuth, appOnlyToken, errorReply, messageData, queuedReply, securedClient, sendMessage, signedInClient, signedInWithPassword, xoauth2 } from '../helpers/sandbox-smtp.js';
 
 describe('with delayed excess (current documentation)', () => {
-  let t: TestSandbox;
+  const t = useSandbox({ tenant: allowSmtpAuth, options: { smtp: { limits: { messagesPerMinute: 3, recipientsPerDay: 5 } } } });
   let token: string;
   beforeAll(async () => {
-    t = await startTestSandbox({ tenant: openTenant(), smtp: { limits: { messagesPerMinute: 3, recipientsPerDay: 5 } } });
     token = await appOnlyToken(t);
   });
-  afterAll(() => t.stop());
 
   it('432 4.3.2 for a 4th signed-in connection of one mailbox; a slot frees when one closes', async () => {
     const open = await Promise.all([1, 2, 3].map(() => signedInClient(t, DEMO.relay.address, token)));
     const fourth = await securedClient(t);
     expect(await fourth.command(`AUTH XOAUTH2 ${xoauth2(DEMO.relay.address, token)}`)).toMatch(errorReply('432 4.3.2 Concurrent connections limit exceeded.'));
     // Another mailbox has its own three.
-    const other = await loggedIn(t, DEMO.bob);
+    const other = await signedInWithPassword(t, DEMO.bob);
     open[0]!.close();
     await open[0]!.closed;
     await new Promise((r) => setTimeout(r, 100)); // the server learns of the close a moment after the client
@@ -62,7 +43,7 @@ describe('with delayed excess (current documentation)', () => {
   });
 
   it('554 5.2.0 once the recipients of a rolling 24 hours would pass the limit', async () => {
-    const client = await loggedIn(t, DEMO.alice);
+    const client = await signedInWithPassword(t, DEMO.alice);
     const to = [DEMO.bob.address, 'x@fabrikam.example', 'y@fabrikam.example'];
     expect((await sendMessage(client, { from: DEMO.alice.address, to }, messageData({ From: DEMO.alice.address, Subject: 'day 1' }))).at(-1)).toMatch(queuedReply());
     expect((await sendMessage(client, { from: DEMO.alice.address, to }, messageData({ From: DEMO.alice.address, Subject: 'day 2' }))).at(-1)).toMatch(
@@ -75,21 +56,17 @@ describe('with delayed excess (current documentation)', () => {
 });
 
 describe('with rejected excess (older documentation; the reply is unconfirmed)', () => {
-  let t: TestSandbox;
-  beforeAll(async () => {
-    t = await startTestSandbox({ tenant: openTenant(), smtp: { limits: { messagesPerMinute: 2, rateLimitBehaviour: 'reject' } } });
-  });
-  afterAll(() => t.stop());
+  const t = useSandbox({ tenant: allowSmtpAuth, options: { smtp: { limits: { messagesPerMinute: 2, rateLimitBehaviour: 'reject' } } } });
 
   it('refuses MAIL FROM over the rate with 421 4.4.2 and closes; a minute later it is accepted again', async () => {
-    const client = await loggedIn(t, DEMO.bob);
+    const client = await signedInWithPassword(t, DEMO.bob);
     for (let i = 1; i <= 2; i++) {
       expect((await sendMessage(client, { from: DEMO.bob.address, to: [DEMO.alice.address] }, messageData({ From: DEMO.bob.address, Subject: `r${i}` }))).at(-1)).toMatch(queuedReply());
     }
     expect(await client.command(`MAIL FROM:<${DEMO.bob.address}>`)).toMatch(errorReply('421 4.4.2 Message submission rate for this client has exceeded the configured limit'));
     await client.closed;
     t.sandbox.clock.advance(60_000);
-    const again = await loggedIn(t, DEMO.bob);
+    const again = await signedInWithPassword(t, DEMO.bob);
     expect(await again.command(`MAIL FROM:<${DEMO.bob.address}>`)).toBe('250 2.1.0 Sender OK');
     again.close();
   });

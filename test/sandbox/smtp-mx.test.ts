@@ -1,29 +1,14 @@
 // The MX endpoint (<tenant>.mail.protection.outlook.com:25): Direct Send, RejectDirectSend, and
 // relay connectors recognised by IP address or by TLS client certificate.
 import nodemailer from 'nodemailer';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../sandbox/pki/index.js';
-import type { Tenant } from '../../sandbox/tenant/schema.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { errorReply, messageData, MS, queuedReply, RawSmtpClient, securedClient, sendMessage } from '../helpers/sandbox-smtp.js';
 
 const EXTERNAL = 'partner@fabrikam.example';
-let t: TestSandbox;
-let base: Tenant;
-beforeAll(async () => {
-  base = demoTenant();
-  t = await startTestSandbox({ tenant: base });
-});
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
+const t = useSandbox(); // the demo tenant, put back before each test
+const { edit } = t;
 
 async function plainClient(): Promise<RawSmtpClient> {
   const client = await RawSmtpClient.connect(t.sandbox.ports.mx!);

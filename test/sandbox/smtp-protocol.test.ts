@@ -1,20 +1,16 @@
 // Client submission over a raw socket: every greeting, EHLO and AUTH reply checked byte for byte
 // against shared/design/M365-FACTS.md ("SMTP AUTH client submission"), the variable parts (host,
 // date, session id, timestamp) by precise patterns.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { confidentialClient, DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { confidentialClient, DEMO, useSandbox } from '../helpers/sandbox.js';
 import { appOnlyToken, b64, errorReply, messageData, MS, queuedReply, RawSmtpClient, securedClient, sendMessage, xoauth2 } from '../helpers/sandbox-smtp.js';
 
-let t: TestSandbox;
+const t = useSandbox();
 let token: string;
-beforeAll(async () => {
-  t = await startTestSandbox();
-});
 // Some tests move the sandbox clock forward: each starts with a token valid on it.
 beforeEach(async () => {
   token = await appOnlyToken(t);
 });
-afterAll(() => t.stop());
 
 const EHLO_BEFORE_TLS = ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'];
 const EHLO_AFTER_TLS = ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'AUTH LOGIN XOAUTH2', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'];

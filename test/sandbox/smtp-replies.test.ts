@@ -1,33 +1,18 @@
 // The facts file's SMTP table, row by row: the tenant state that produces each refusal, and
 // the exact reply (its text, then Microsoft's trailer) a client gets.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tenant } from '../../sandbox/tenant/schema.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { appOnlyToken, b64, errorReply, messageData, queuedReply, RawSmtpClient, securedClient, sendMessage, signedInClient, xoauth2 } from '../helpers/sandbox-smtp.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
+import { allowSmtpAuth, appOnlyToken, b64, errorReply, messageData, queuedReply, RawSmtpClient, securedClient, sendMessage, signedInClient, xoauth2 } from '../helpers/sandbox-smtp.js';
 
 const NOREPLY = 'noreply@contoso.example';
-let t: TestSandbox;
-let base: Tenant;
+// Basic auth and SMTP AUTH still on for the organisation, put back before each test: each test switches off what it needs.
+const t = useSandbox({ tenant: allowSmtpAuth });
+const { edit } = t;
 let token: string;
-
 beforeAll(async () => {
-  base = demoTenant();
-  // Basic auth and SMTP AUTH still on for the organisation: each test switches off what it needs.
-  base.organization.basicAuthAllowed = true;
-  base.organization.smtpClientAuthenticationDisabled = false;
-  t = await startTestSandbox({ tenant: base });
   token = await appOnlyToken(t);
 });
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
 const mailbox = (draft: Tenant, address: string) => draft.mailboxes.find((m) => m.address === address)!;
 
 async function oauth(user: string, accessToken = token): Promise<string> {

@@ -3,43 +3,20 @@
 // may go anywhere; a relay no connector recognises is refused (5.7.64, 5.7.68) and the route is
 // held with the connector settings to fix. TLS is required. Banned-IP replies (which no tenant
 // state produces) come by fault injection.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Tenant } from '../../sandbox/tenant/schema.js';
+import { describe, expect, it } from 'vitest';
 import { ConnectorTransport, certificateNames } from '../../src/transports/m365/connector.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { readFileSync } from 'node:fs';
 import { clientCertificateFiles, context, jobFor, only, received, route } from './m365-smtp-helpers.js';
 
 const APP = 'erp@contoso.example';
 const PARTNER = 'partner@fabrikam.example';
-let t: TestSandbox;
-let base: Tenant;
-const open: ConnectorTransport[] = [];
-
-beforeAll(async () => {
-  base = demoTenant(); // has a certificate connector for relay.contoso.example (requireTls)
-  t = await startTestSandbox({ tenant: base });
-});
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterEach(async () => {
-  t.sandbox.faults.clear();
-  await Promise.all(open.splice(0).map((x) => x.close()));
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
+const t = useSandbox(); // the demo tenant: it has a certificate connector for relay.contoso.example (requireTls)
+const { edit } = t;
 
 function connector(extra: Record<string, unknown> = {}): ConnectorTransport {
   const config = route({ transport: 'connector', domain: 'contoso.example', host: '127.0.0.1', port: t.sandbox.ports.mx, ca: [t.sandbox.caPath], ...extra });
-  const transport = new ConnectorTransport('hub', config, context());
-  open.push(transport);
-  return transport;
+  return t.closeAfterTest(new ConnectorTransport('hub', config, context()));
 }
 
 const IP_FIX =

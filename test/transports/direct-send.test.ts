@@ -3,50 +3,30 @@
 // outside the tenant are never attempted — failed at once, or handed to the fallback route; and
 // the tenant's refusals (RejectDirectSend 5.7.68, TenantAttribution 5.7.64) are explained.
 import nodemailer from 'nodemailer';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Tenant } from '../../sandbox/tenant/schema.js';
+import { describe, expect, it } from 'vitest';
 import { mxHostFor } from '../../src/transports/m365/mx-host.js';
 import { DirectSendTransport } from '../../src/transports/m365/direct-send.js';
 import { SmtpBasicTransport } from '../../src/transports/m365/smtp-basic.js';
 import type { Transport } from '../../src/transports/transport.js';
 import { until } from '../helpers/sink.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { context, jobFor, only, received, route, withHandOvers } from './m365-smtp-helpers.js';
 
 const SCANNER = 'scanner@contoso.example';
 const PARTNER = 'partner@fabrikam.example';
-let t: TestSandbox;
-let base: Tenant;
-const open: Transport[] = [];
-
-beforeAll(async () => {
-  base = demoTenant();
-  base.organization.basicAuthAllowed = true; // for the smtp-basic fallback route
-  t = await startTestSandbox({ tenant: base });
+const t = useSandbox({
+  tenant: (d) => {
+    d.organization.basicAuthAllowed = true; // for the smtp-basic fallback route
+  },
 });
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterEach(async () => {
-  t.sandbox.faults.clear();
-  await Promise.all(open.splice(0).map((x) => x.close()));
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
+const { edit } = t;
 
 const mxRoute = (extra: Record<string, unknown> = {}) => ({ transport: 'direct-send' as const, domain: 'contoso.example', host: '127.0.0.1', port: t.sandbox.ports.mx, ca: [t.sandbox.caPath], ...extra });
 const submissionRoute = () => ({ transport: 'smtp-basic' as const, mailbox: DEMO.relay.address, password: DEMO.relay.password, host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] });
 
 function directSend(extra: Record<string, unknown> = {}, others: Record<string, Transport> = {}): DirectSendTransport {
-  const transport = withHandOvers(new DirectSendTransport('scanner', route(mxRoute(extra)), context(others)), others);
-  open.push(transport);
-  return transport;
+  return t.closeAfterTest(withHandOvers(new DirectSendTransport('scanner', route(mxRoute(extra)), context(others)), others));
 }
 
 const mxEvents = () => t.sandbox.events.list({ endpoint: 'mx' });
@@ -88,8 +68,7 @@ describe('direct-send', () => {
   });
 
   it('hands recipients outside the tenant to the fallback route and reports its outcome for them', async () => {
-    const fallback = new SmtpBasicTransport('m365', route(submissionRoute()), context());
-    open.push(fallback);
+    const fallback = t.closeAfterTest(new SmtpBasicTransport('m365', route(submissionRoute()), context()));
     const job = jobFor({ from: DEMO.relay.address, to: [DEMO.alice.address, PARTNER] });
     const result = await directSend({ fallback: 'm365' }, { m365: fallback }).deliver(job);
     expect(only(result, 0)).toMatchObject({ verdict: 'delivered', diagnosis: `127.0.0.1:${t.sandbox.ports.mx} accepted the message.` });

@@ -2,24 +2,13 @@
 // only Microsoft's side can fail), delivered through the graph transport, and classified: verdict,
 // diagnosis and the fix with the route's values.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventsSince, quietEvents } from '../credentials/helpers.js';
-import { demoTenant, DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { ALICE, composeToBuffer, graphRoute, graphTransport, jobFor, only, RELAY, type GraphUnderTest } from './graph-fixture.js';
+import { demoTenant, DEMO } from '../helpers/sandbox.js';
+import { ALICE, composeToBuffer, graphRoute, graphTransport, jobFor, only, RELAY, useGraphSandbox, type GraphUnderTest } from './graph-fixture.js';
 
-let t: TestSandbox;
+const t = useGraphSandbox(); // the demo tenant put back and faults cleared for each test
 let g: GraphUnderTest | undefined;
-beforeAll(async () => {
-  t = await startTestSandbox();
-});
-afterAll(() => t.stop());
-afterEach(async () => {
-  await g?.close();
-  g = undefined;
-  t.sandbox.faults.clear();
-  t.sandbox.tenant.replace(demoTenant());
-  await t.sandbox.mailboxes.clear();
-});
 
 const APP = DEMO.appOnly.clientId;
 const note = () => composeToBuffer({ to: ALICE, subject: 'Status', text: 'All jobs ran.' });

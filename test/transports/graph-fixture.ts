@@ -1,20 +1,21 @@
-// Shared by the graph transport tests: a graph route pointed at a test sandbox (parsed by the real
-// route schema, so defaults are the product's), the transport built as the relay builds it, delivery
-// jobs over real MIME messages (composed by nodemailer's MailComposer, in memory or in a file), and
-// readers for what landed in the sandbox's mailboxes.
+// Shared by the graph transport tests: the sandbox of a test file, a graph route pointed at it (parsed
+// by the real route schema, so defaults are the product's), the transport built as the relay builds it,
+// delivery jobs over real MIME messages (composed by nodemailer's MailComposer, in memory or in a file),
+// and readers for what landed in the sandbox's mailboxes.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Logger } from 'pino';
+import { afterEach } from 'vitest';
 import { routeSchema, type GraphRouteConfig } from '../../src/config/routes.js';
 import { GraphTransport } from '../../src/transports/m365/graph.js';
 import type { DeliveryJob, Transport } from '../../src/transports/transport.js';
 import { withHandOvers } from './m365-smtp-helpers.js';
 import { MailFolder } from '../../sandbox/state/mailboxes.js';
 import { capturedLog } from '../credentials/helpers.js';
-import { DEMO, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox, type SandboxSetup, type ScopedSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 export const RELAY = DEMO.relay.address;
 export const ALICE = DEMO.alice.address;
@@ -41,11 +42,36 @@ export interface GraphUnderTest {
   close(): Promise<void>;
 }
 
+/** Transports graphTransport built and nobody closed yet; useGraphSandbox closes them after each test. */
+const unclosed = new Set<GraphUnderTest>();
+
 /** The transport as createTransport builds it; `others` are the routes ctx.transport() finds. */
 export function graphTransport(config: GraphRouteConfig, others: Record<string, Transport> = {}): GraphUnderTest {
   const log = capturedLog();
   const transport = withHandOvers(new GraphTransport(ROUTE, config, { ehloName: 'relay.test', log: log.log, hasRoute: (name) => name in others }), others);
-  return { transport, log, close: () => transport.close() };
+  const under: GraphUnderTest = {
+    transport,
+    log,
+    close: () => {
+      unclosed.delete(under);
+      return transport.close();
+    },
+  };
+  unclosed.add(under);
+  return under;
+}
+
+/**
+ * The sandbox of a graph test file (useSandbox: the tenant put back and faults cleared for each
+ * test); after each test, the transports graphTransport built are closed and the mailboxes emptied.
+ */
+export function useGraphSandbox(setup: SandboxSetup = {}): ScopedSandbox {
+  const t = useSandbox(setup);
+  afterEach(async () => {
+    await Promise.all([...unclosed].map((g) => g.close()));
+    await t.sandbox.mailboxes.clear();
+  });
+  return t;
 }
 
 export interface MessageSpec {

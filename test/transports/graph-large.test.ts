@@ -2,67 +2,36 @@
 // uploaded in ranges (bounded memory, measured), the attachment intact at the recipient; a short
 // Retry-After waited out mid-upload; Mail.ReadWrite missing; the hand-over to another route.
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureTransport } from '../../src/transports/capture.js';
 import { eventsSince, quietEvents } from '../credentials/helpers.js';
-import { demoTenant, DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { ALICE, BOB, composeToFile, graphRoute, graphTransport, jobFor, MailFolder, only, RELAY, type GraphUnderTest } from './graph-fixture.js';
+import { attachmentHashes, heldMemory, randomFile } from '../helpers/large-messages.js';
+import { demoTenant, DEMO } from '../helpers/sandbox.js';
+import { ALICE, BOB, composeToFile, graphRoute, graphTransport, jobFor, MailFolder, only, RELAY, useGraphSandbox, type GraphUnderTest } from './graph-fixture.js';
 
 const MB = 1024 * 1024;
-let t: TestSandbox;
+
+// The demo tenant, with Mail.ReadWrite granted to the app (drafts and upload sessions need it), put back for each test.
+const t = useGraphSandbox({
+  tenant: (d) => {
+    const app = d.apps.find((a) => a.appId === DEMO.appOnly.clientId)!;
+    app.applicationPermissions = app.applicationPermissions.map((p) => (p.resource === 'Microsoft Graph' ? { ...p, roles: ['Mail.Send', 'Mail.ReadWrite'] } : p));
+  },
+});
 let g: GraphUnderTest | undefined;
 let work: string;
-
-/** The demo tenant, with Mail.ReadWrite granted to the app (drafts and upload sessions need it). */
-function tenantWithReadWrite() {
-  const tenant = demoTenant();
-  const app = tenant.apps.find((a) => a.appId === DEMO.appOnly.clientId)!;
-  app.applicationPermissions = app.applicationPermissions.map((p) => (p.resource === 'Microsoft Graph' ? { ...p, roles: ['Mail.Send', 'Mail.ReadWrite'] } : p));
-  return tenant;
-}
-
 beforeAll(async () => {
-  t = await startTestSandbox({ tenant: tenantWithReadWrite() });
   work = await mkdtemp(join(tmpdir(), 'relay365-graph-large-'));
 });
-afterAll(async () => {
-  await t.stop();
-  await rm(work, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await g?.close();
-  g = undefined;
-  t.sandbox.faults.clear();
-  t.sandbox.tenant.replace(tenantWithReadWrite());
-  await t.sandbox.mailboxes.clear();
-});
-
-/** `size` random bytes in a file, written 1 MB at a time; its path and SHA-256. */
-async function randomFile(size: number): Promise<{ path: string; sha256: string }> {
-  const path = join(work, `${randomBytes(4).toString('hex')}.bin`);
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let written = 0; written < size; written += MB) {
-    const chunk = randomBytes(Math.min(MB, size - written));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return { path, sha256: hash.digest('hex') };
-}
+afterAll(() => rm(work, { recursive: true, force: true }));
 
 /** A message file: a text and HTML body, a small inline image, and `attachmentBytes` of random attachment. */
 async function largeMessage(attachmentBytes: number, to = ALICE) {
-  const big = await randomFile(attachmentBytes);
+  const big = await randomFile(work, attachmentBytes);
   const file = join(work, `${randomBytes(4).toString('hex')}.eml`);
   const logo = randomBytes(40 * 1024);
   const size = await composeToFile(
@@ -82,52 +51,24 @@ async function largeMessage(attachmentBytes: number, to = ALICE) {
   return { file, size, big, logoSha256: createHash('sha256').update(logo).digest('hex') };
 }
 
-/** Name, size and SHA-256 of each attachment of a stored message, read streaming. */
-async function attachmentsOf(entryId: string) {
-  const parser = new MailParser();
-  const found: Array<Promise<{ name: string; size: number; sha256: string }>> = [];
-  parser.on('data', (part: AttachmentStream | MessageText) => {
-    if (part.type !== 'attachment') return;
-    const hash = createHash('sha256');
-    let size = 0;
-    part.content.on('data', (c: Buffer) => {
-      size += c.length;
-      hash.update(c);
-    });
-    found.push(once(part.content, 'end').then(() => (part.release?.(), { name: part.filename ?? '', size, sha256: hash.digest('hex') })));
-  });
-  t.sandbox.mailboxes.rawStream(entryId)!.pipe(parser);
-  await once(parser, 'end');
-  return Promise.all(found);
-}
-
 /**
  * Peak growth while `fn` runs, sampled every 25 ms: resident set size (what the brief bounds), and
  * heap + ArrayBuffers after full collections (what the process really holds; RSS keeps freed pages).
  */
 async function peakGrowth(fn: () => Promise<void>): Promise<{ rss: number; held: number }> {
-  setFlagsFromString('--expose_gc');
-  const gc = runInNewContext('gc') as () => void;
-  const held = () => {
-    // Twice: V8 frees Buffer memory after a collection, and the second one waits for it.
-    gc();
-    gc();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const base = { rss: process.memoryUsage().rss, held: held() };
+  const base = { rss: process.memoryUsage().rss, held: heldMemory() };
   const peak = { ...base };
   let samples = 0;
   const timer = setInterval(() => {
     peak.rss = Math.max(peak.rss, process.memoryUsage().rss);
-    if (++samples % 4 === 0) peak.held = Math.max(peak.held, held()); // a collection takes a while: every 100 ms
+    if (++samples % 4 === 0) peak.held = Math.max(peak.held, heldMemory()); // a collection takes a while: every 100 ms
   }, 25);
   try {
     await fn();
   } finally {
     clearInterval(timer);
   }
-  return { rss: peak.rss - base.rss, held: Math.max(peak.held, held()) - base.held };
+  return { rss: peak.rss - base.rss, held: Math.max(peak.held, heldMemory()) - base.held };
 }
 
 describe('largeMessages.via: upload-session', () => {
@@ -155,7 +96,7 @@ describe('largeMessages.via: upload-session', () => {
 
     const inbox = only(t, ALICE);
     expect(inbox).toMatchObject({ subject: 'Quarterly archive', to: [ALICE] });
-    expect(await attachmentsOf(inbox.id)).toEqual([
+    expect(await attachmentHashes(t, inbox.id)).toEqual([
       { name: 'logo.png', size: 40 * 1024, sha256: m.logoSha256 },
       { name: 'archive.bin', size: 22 * MB, sha256: m.big.sha256 },
     ]);
@@ -180,7 +121,7 @@ describe('largeMessages.via: upload-session', () => {
     const o = (await g.transport.deliver(jobFor({ file: m.file, size: m.size }, [ALICE], { log: g.log.log }))).get(0)!;
     expect(o.verdict).toBe('delivered');
     expect(g.log.text()).toContain('Graph is throttling: waiting Retry-After before sending the request again');
-    expect(await attachmentsOf(only(t, ALICE).id)).toContainEqual({ name: 'archive.bin', size: 4 * MB, sha256: m.big.sha256 });
+    expect(await attachmentHashes(t, only(t, ALICE).id)).toContainEqual({ name: 'archive.bin', size: 4 * MB, sha256: m.big.sha256 });
   });
 
   it('without Mail.ReadWrite: route-broken, saying why and offering the hand-over to an smtp-oauth route', async () => {

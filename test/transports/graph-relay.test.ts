@@ -3,23 +3,17 @@
 // A route Entra ID refuses a token for holds the message (not failed), with the fix; once the
 // tenant is fixed, the held route's probe delivers it.
 import nodemailer from 'nodemailer';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
 import { fastRetry, startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { demoTenant, DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { ALICE, BOB, only, rawOf, RELAY } from './graph-fixture.js';
+import { DEMO } from '../helpers/sandbox.js';
+import { ALICE, BOB, only, rawOf, RELAY, useGraphSandbox } from './graph-fixture.js';
 
-let t: TestSandbox;
+const t = useGraphSandbox(); // the demo tenant put back for each test
 let relay: TestRelay | undefined;
-beforeAll(async () => {
-  t = await startTestSandbox();
-});
-afterAll(() => t.stop());
 afterEach(async () => {
   await relay?.stop();
   relay = undefined;
-  t.sandbox.tenant.replace(demoTenant());
-  await t.sandbox.mailboxes.clear();
 });
 
 const RAW = ['From: SAP Basis <relay@contoso.example>', `To: Alice Smith <${ALICE}>`, 'Subject: Job ZFI_PAYMENTS finished', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'The job finished at 03:12.', ''].join('\r\n');

@@ -1,22 +1,12 @@
 // The graph transport end to end from the Transport interface against the sandbox: a small
 // message in one sendMail (base64 MIME), read back from the recipients' mailboxes; recipients made
 // the envelope's (Bcc hidden, To/Cc outside the envelope not sent to); Sent Items; sender rules.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventsSince, quietEvents } from '../credentials/helpers.js';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { ALICE, BOB, composeToBuffer, graphRoute, graphTransport, jobFor, MailFolder, only, rawOf, RELAY, type GraphUnderTest } from './graph-fixture.js';
+import { ALICE, BOB, composeToBuffer, graphRoute, graphTransport, jobFor, MailFolder, only, rawOf, RELAY, useGraphSandbox, type GraphUnderTest } from './graph-fixture.js';
 
-let t: TestSandbox;
+const t = useGraphSandbox(); // each test starts with empty mailboxes
 let g: GraphUnderTest | undefined;
-beforeAll(async () => {
-  t = await startTestSandbox();
-});
-afterAll(() => t.stop());
-beforeEach(() => t.sandbox.mailboxes.clear());
-afterEach(async () => {
-  await g?.close();
-  g = undefined;
-});
 
 describe('a small message: one sendMail with the MIME message', () => {
   it('is delivered to To and to envelope-only recipients as Bcc, which recipients never see', async () => {

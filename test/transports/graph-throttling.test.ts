@@ -1,24 +1,13 @@
 // Graph's per-mailbox concurrency (4 requests at once) kept by the transport, as the sandbox's
 // Graph sees it: requests overlap at most 4 deep (or pacing.concurrency), and none is throttled;
 // a route configured above Graph's limit meets 429 MailboxConcurrency and is deferred by Retry-After.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SandboxEvent } from '../../sandbox/index.js';
 import { eventsSince, quietEvents } from '../credentials/helpers.js';
-import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { ALICE, composeToBuffer, graphRoute, graphTransport, jobFor, type GraphUnderTest } from './graph-fixture.js';
+import { ALICE, composeToBuffer, graphRoute, graphTransport, jobFor, useGraphSandbox, type GraphUnderTest } from './graph-fixture.js';
 
-let t: TestSandbox;
+const t = useGraphSandbox(); // the latency fault cleared after each test
 let g: GraphUnderTest | undefined;
-beforeAll(async () => {
-  t = await startTestSandbox();
-});
-afterAll(() => t.stop());
-afterEach(async () => {
-  await g?.close();
-  g = undefined;
-  t.sandbox.faults.clear();
-  await t.sandbox.mailboxes.clear();
-});
 
 /** The most requests the sandbox was serving at one moment, from each event's end time and duration. */
 function deepestOverlap(events: SandboxEvent[]): number {

@@ -2,22 +2,16 @@
  * The smarthost transport against real SMTP servers on loopback: STARTTLS with a private
  * CA, AUTH, and the refusals that mean the route itself is broken (held, not failed).
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadTlsIdentity, type TlsIdentity } from '../../src/ingress/tls.js';
-import { startSink, until, type Sink } from '../helpers/sink.js';
-import { fastRetry, routeTo, startTestRelay, tempDir, type TestRelay } from '../helpers/relay.js';
+import type { TlsIdentity } from '../../src/ingress/tls.js';
+import { startSink, until, upstreamTlsIdentity, type Sink } from '../helpers/sink.js';
+import { fastRetry, routeTo, startTestRelay, type TestRelay } from '../helpers/relay.js';
 
 let identity: TlsIdentity;
 let caFile: string;
 beforeAll(async () => {
-  const dir = tempDir();
-  identity = await loadTlsIdentity({}, 'upstream.test', dir, pino({ level: 'silent' }));
-  caFile = join(dir, 'upstream-ca.pem');
-  writeFileSync(caFile, identity.cert);
+  ({ identity, caFile } = await upstreamTlsIdentity());
 });
 
 let relay: TestRelay | undefined;

@@ -2,44 +2,26 @@
 // delivery from the Transport interface and through a running relay, the retirement warning, and
 // every AUTH row of the facts table that a password sign-in meets, produced by tenant state.
 import nodemailer from 'nodemailer';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Tenant } from '../../sandbox/tenant/schema.js';
 import { SmtpBasicTransport } from '../../src/transports/m365/smtp-basic.js';
 import { until } from '../helpers/sink.js';
 import { fastRetry, startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { capturingLog, context, jobFor, only, received, route } from './m365-smtp-helpers.js';
 
 const RELAY = DEMO.relay.address;
-let t: TestSandbox;
-let base: Tenant;
-const open: SmtpBasicTransport[] = [];
-
-beforeAll(async () => {
-  base = demoTenant();
-  base.organization.basicAuthAllowed = true; // the tenant still allows passwords; each row takes away what it needs
-  t = await startTestSandbox({ tenant: base });
+const t = useSandbox({
+  tenant: (d) => {
+    d.organization.basicAuthAllowed = true; // the tenant still allows passwords; each row takes away what it needs
+  },
 });
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((x) => x.close()));
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
+const { edit } = t;
 const relayMailbox = (d: Tenant) => d.mailboxes.find((m) => m.address === RELAY)!;
 
 function basic(password: string = DEMO.relay.password, log = capturingLog().log) {
   const config = route({ transport: 'smtp-basic', mailbox: RELAY, password, host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] });
-  const transport = new SmtpBasicTransport('m365', config, context({}, log));
-  open.push(transport);
-  return transport;
+  return t.closeAfterTest(new SmtpBasicTransport('m365', config, context({}, log)));
 }
 
 const WARNING =

@@ -3,42 +3,22 @@
 // many messages, at most 3 connections per mailbox, a stale token renewed once, and the 535 5.7.3
 // causes (service principal, FullAccess, role, audience) explained with the app's real ids.
 import nodemailer from 'nodemailer';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Tenant } from '../../sandbox/tenant/schema.js';
+import { describe, expect, it } from 'vitest';
 import { createAppTokenProvider } from '../../src/credentials/app-token.js';
 import { TokenError } from '../../src/credentials/token.js';
 import { createSmtpOAuthTransport, SmtpOAuthTransport } from '../../src/transports/m365/smtp-oauth.js';
 import { submissionEndpoint } from '../../src/transports/m365/smtp-submission.js';
 import { until } from '../helpers/sink.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { context, jobFor, only, received, route, silent } from './m365-smtp-helpers.js';
 
 const RELAY = DEMO.relay.address;
 const NOREPLY = 'noreply@contoso.example';
 const APP = DEMO.appOnly.clientId;
 const OID = DEMO.appOnly.servicePrincipalObjectId;
-let t: TestSandbox;
-let base: Tenant;
-const open: SmtpOAuthTransport[] = [];
-
-beforeAll(async () => {
-  base = demoTenant(); // SMTP AUTH off for the tenant, on for relay@ — as Microsoft's guide sets it up
-  t = await startTestSandbox({ tenant: base });
-});
-beforeEach(() => {
-  const result = t.sandbox.tenant.replace(structuredClone(base));
-  if (!result.ok) throw new Error(result.error.message);
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((x) => x.close()));
-});
-afterAll(() => t.stop());
-
-const edit = (change: (draft: Tenant) => void) => {
-  const result = t.sandbox.tenant.update(change);
-  if (!result.ok) throw new Error(result.error.message);
-};
+const t = useSandbox(); // the demo tenant: SMTP AUTH off for the tenant, on for relay@ — as Microsoft's guide sets it up
+const { edit } = t;
 
 function oauthRoute(extra: Record<string, unknown> = {}, credentials: Record<string, unknown> = {}) {
   return {
@@ -53,9 +33,7 @@ function oauthRoute(extra: Record<string, unknown> = {}, credentials: Record<str
 }
 
 function oauth(extra: Record<string, unknown> = {}, credentials: Record<string, unknown> = {}): SmtpOAuthTransport {
-  const transport = createSmtpOAuthTransport('m365', route(oauthRoute(extra, credentials)), context());
-  open.push(transport);
-  return transport;
+  return t.closeAfterTest(createSmtpOAuthTransport('m365', route(oauthRoute(extra, credentials)), context()));
 }
 
 /** Events after `since` at one endpoint. */
@@ -205,8 +183,7 @@ describe('smtp-oauth', () => {
     // The first ask (before the session) succeeds; the connection's own ask meets Entra ID refusing.
     const refusal = new TokenError('Entra ID refused the token request (HTTP 400, invalid_grant): AADSTS65001: The user or administrator has not consented to use the application.', '65001', 'invalid_grant', null, { status: 400 });
     const tokens = Object.assign(Object.create(real) as typeof real, { getToken: () => (++asked === 1 ? real.getToken() : Promise.reject(refusal)) });
-    const transport = new SmtpOAuthTransport('m365', config, context(), tokens);
-    open.push(transport);
+    const transport = t.closeAfterTest(new SmtpOAuthTransport('m365', config, context(), tokens));
     const result = only(await transport.deliver(jobFor({ from: RELAY, to: [DEMO.alice.address] })));
     expect(result).toMatchObject({ verdict: 'route-broken', reply: { code: 400, enhanced: 'AADSTS65001' } });
     expect(result.diagnosis).toMatch(/^app 3c0d7a55-2f7e-4b8e-9c1a-5e6f7a8b9c01 has no admin consent in tenant 6f1c2b2e-7d55-4c07-9a4f-2b4f0c8a1d11 \(AADSTS65001\)/);

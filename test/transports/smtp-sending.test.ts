@@ -3,63 +3,26 @@
 // (432), a full mailbox (5.2.2), sizes (5.3.4), the recipient limits (5.5.3, 5.2.0), the
 // transient replies (451 4.7.0, 421 4.3.2, by fault injection), and 530 5.7.57 / 504 5.7.4 for a
 // route pointed at the wrong endpoint. Each with its verdict, diagnosis and fix, values filled in.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Tenant } from '../../sandbox/tenant/schema.js';
 import { DirectSendTransport } from '../../src/transports/m365/direct-send.js';
 import { SmtpBasicTransport } from '../../src/transports/m365/smtp-basic.js';
-import type { Transport } from '../../src/transports/transport.js';
-import { DEMO, demoTenant, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { b64, securedClient, type RawSmtpClient } from '../helpers/sandbox-smtp.js';
+import { DEMO, useSandbox, type ScopedSandbox } from '../helpers/sandbox.js';
+import { allowSmtpAuth, signedInWithPassword } from '../helpers/sandbox-smtp.js';
 import { context, jobFor, only, received, route } from './m365-smtp-helpers.js';
 
 const RELAY = DEMO.relay.address;
 const ALICE = DEMO.alice.address;
 const BOB = DEMO.bob.address;
-const open: Transport[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((x) => x.close()));
-});
 
-function openTenant(): Tenant {
-  const tenant = demoTenant();
-  tenant.organization.basicAuthAllowed = true;
-  tenant.organization.smtpClientAuthenticationDisabled = false;
-  return tenant;
-}
-
-function basicAs(t: TestSandbox, user: { address: string; password: string } = DEMO.relay, extra: Record<string, unknown> = {}): SmtpBasicTransport {
+function basicAs(t: ScopedSandbox, user: { address: string; password: string } = DEMO.relay, extra: Record<string, unknown> = {}): SmtpBasicTransport {
   const config = route({ transport: 'smtp-basic', mailbox: user.address, password: user.password, host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath], ...extra });
-  const transport = new SmtpBasicTransport('m365', config, context());
-  open.push(transport);
-  return transport;
-}
-
-async function loggedIn(t: TestSandbox, user: { address: string; password: string }): Promise<RawSmtpClient> {
-  const client = await securedClient(t);
-  await client.command('AUTH LOGIN');
-  await client.command(b64(user.address));
-  const reply = await client.command(b64(user.password));
-  if (!reply.startsWith('235 ')) throw new Error(reply);
-  return client;
+  return t.closeAfterTest(new SmtpBasicTransport('m365', config, context()));
 }
 
 describe('with Exchange Online limits', () => {
-  let t: TestSandbox;
-  let base: Tenant;
-  beforeAll(async () => {
-    base = openTenant();
-    t = await startTestSandbox({ tenant: base });
-  });
-  beforeEach(() => {
-    const result = t.sandbox.tenant.replace(structuredClone(base));
-    if (!result.ok) throw new Error(result.error.message);
-  });
-  afterEach(() => t.sandbox.faults.clear());
-  afterAll(() => t.stop());
-  const edit = (change: (draft: Tenant) => void) => {
-    const result = t.sandbox.tenant.update(change);
-    if (!result.ok) throw new Error(result.error.message);
-  };
+  const t = useSandbox({ tenant: allowSmtpAuth });
+  const { edit } = t;
   const relayMailbox = (d: Tenant) => d.mailboxes.find((m) => m.address === RELAY)!;
 
   it('550 5.7.60: an envelope sender the mailbox has no Send As on fails that message, with Add-RecipientPermission as the fix', async () => {
@@ -91,7 +54,7 @@ describe('with Exchange Online limits', () => {
   });
 
   it('432 4.3.2: a fourth connection of the mailbox is transient, retried in a minute', async () => {
-    const others = await Promise.all([1, 2, 3].map(() => loggedIn(t, DEMO.relay))); // another program holds all three
+    const others = await Promise.all([1, 2, 3].map(() => signedInWithPassword(t, DEMO.relay))); // another program holds all three
     try {
       const before = Date.now();
       const result = only(await basicAs(t).deliver(jobFor({ from: RELAY, to: [ALICE] })));
@@ -171,8 +134,7 @@ describe('with Exchange Online limits', () => {
 
   it('530 5.7.57: a direct-send route pointed at the client submission endpoint is held, naming the MX host', async () => {
     const config = route({ transport: 'direct-send', domain: 'contoso.example', host: '127.0.0.1', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] });
-    const transport = new DirectSendTransport('scanner', config, context());
-    open.push(transport);
+    const transport = t.closeAfterTest(new DirectSendTransport('scanner', config, context()));
     const result = only(await transport.deliver(jobFor({ from: 'scanner@contoso.example', to: [ALICE] })));
     expect(result).toMatchObject({ verdict: 'route-broken', reply: { code: 530, enhanced: '5.7.57' } });
     expect(result.diagnosis).toBe(`127.0.0.1:${t.sandbox.ports.submission} takes mail only from signed-in clients (530 5.7.57 Client not authenticated to send mail), and this route did not sign in.`);
@@ -183,14 +145,10 @@ describe('with Exchange Online limits', () => {
 });
 
 describe('with lowered recipient limits (sandbox options)', () => {
-  let t: TestSandbox;
-  beforeAll(async () => {
-    t = await startTestSandbox({
-      tenant: openTenant(),
-      smtp: { limits: { recipientsPerMessage: 2, recipientsPerDay: 3, maxHeaderBytes: 4096, messagesPerMinute: 2, rateLimitBehaviour: 'reject' } },
-    });
+  const t = useSandbox({
+    tenant: allowSmtpAuth,
+    options: { smtp: { limits: { recipientsPerMessage: 2, recipientsPerDay: 3, maxHeaderBytes: 4096, messagesPerMinute: 2, rateLimitBehaviour: 'reject' } } },
   });
-  afterAll(() => t.stop());
 
   it('550 5.5.3: recipients over the per-message limit are transient — the accepted ones got the message', async () => {
     const job = jobFor({ from: ALICE, to: [BOB, RELAY, 'noreply@contoso.example'] });

@@ -10,11 +10,11 @@ import { memory, resetPeak, RssSampler } from './processes.js';
 import type { BenchOptions } from './relay.js';
 import { bigReport, type BigFigures } from './report.js';
 import { messageChunks, SmtpClient } from './smtp-client.js';
-import { startStack } from './stack.js';
+import { startStack, type RunShape } from './stack.js';
 import type { BenchReport } from './throughput.js';
 
-export async function runBig(opts: BenchOptions, size: number): Promise<BenchReport> {
-  const stack = await startStack(opts, 'big', Math.max(35 * 1024 * 1024, size + 1024 * 1024));
+export async function runBig(opts: BenchOptions, size: number, shape: RunShape): Promise<BenchReport> {
+  const stack = await startStack(opts, 'big', Math.max(35 * 1024 * 1024, size + 1024 * 1024), shape);
   const { sink, relay } = stack;
   const before = sink.count;
   const exact = resetPeak(relay.pid);

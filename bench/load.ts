@@ -13,7 +13,8 @@ export const FROM = 'bench@client.bench';
 export const TO = 'sink@sink.bench';
 
 export interface Load {
-  port: number;
+  /** The relay nodes' ports; session k talks to ports[k % ports.length] (a load balancer's round-robin). */
+  ports: number[];
   messages: number;
   clients: number;
   /** One connection per session for all its messages instead of one per message. */
@@ -44,7 +45,8 @@ export async function runNodeClients(load: Load, body: Buffer | (() => Iterable<
   const latencies = result.latencies as number[];
   let next = 0;
 
-  async function session(): Promise<void> {
+  async function session(_: unknown, k: number): Promise<void> {
+    const port = load.ports[k % load.ports.length] as number;
     let client: SmtpClient | null = null;
     while (next < load.messages) {
       const i = next++;
@@ -54,7 +56,7 @@ export async function runNodeClients(load: Load, body: Buffer | (() => Iterable<
       }
       try {
         if (!client) {
-          client = new SmtpClient(load.port);
+          client = new SmtpClient(port);
           await client.open();
         }
         latencies.push(await client.send(FROM, TO, typeof body === 'function' ? body() : body));
@@ -83,7 +85,7 @@ export async function runNodeClients(load: Load, body: Buffer | (() => Iterable<
 export async function runSmtpSource(load: Load): Promise<LoadResult> {
   const args = ['-c', '-l', String(load.size), '-m', String(load.messages), '-s', String(load.clients)];
   if (load.reuse) args.push('-d');
-  args.push('-f', FROM, '-t', TO, `127.0.0.1:${load.port}`);
+  args.push('-f', FROM, '-t', TO, `127.0.0.1:${load.ports[0]}`);
   const startedAt = performance.now();
   const child = startChild(SMTP_SOURCE, args, {});
   let counted = 0;

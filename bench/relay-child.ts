@@ -2,8 +2,9 @@
  * relay365 as the bench runs it: the built CLI (`serve`) as a child process, with a config
  * written to the bench's temporary folder — one plaintext listener on 127.0.0.1 port 0,
  * a smarthost route to the sink (tls none), the durable SQLite store with its default
- * settings (WAL, synchronous=FULL, group commit) and logs at warn, so that logging does
- * not dominate. Warnings and errors the relay logs are kept for the report.
+ * settings (WAL, synchronous=FULL, group commit) or, with --store postgres, the shared
+ * PostgreSQL store (one of several nodes), and logs at warn, so that logging does not
+ * dominate. Warnings and errors the relay logs are kept for the report.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,10 @@ export const CLI = join(ROOT, 'dist/src/cli/main.js');
 
 export interface RelaySettings {
   dir: string;
+  /** node.name: each node of a cluster has its own. */
+  name: string;
+  /** store.url: the PostgreSQL database the nodes share; null for SQLite in `dir`. */
+  storeUrl: string | null;
   sinkPort: number;
   /** delivery.concurrency: messages in delivery at once. */
   concurrency: number;
@@ -48,7 +53,8 @@ export async function startRelay(settings: RelaySettings): Promise<RelayChild> {
   const config = join(settings.dir, 'relay365.yaml');
   // JSON is YAML: no need for a YAML writer.
   const document = {
-    node: { name: 'relay.bench' },
+    node: { name: settings.name },
+    ...(settings.storeUrl ? { store: settings.storeUrl } : {}),
     listeners: {
       bench: { host: '127.0.0.1', port: 0, tls: { mode: 'none' }, maxConnections: settings.maxClients, maxMessageSize: settings.maxMessageSize },
     },

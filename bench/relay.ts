@@ -20,12 +20,21 @@
  * Postfix itself is not run (that needs a root-owned queue and master daemon): compare with
  * its figures in PERFORMANCE.md, measured with the same smtp-source/smtp-sink pattern.
  *
+ * Several nodes (issue 9): with --store postgres the relay uses the PostgreSQL store on a
+ * throwaway server of the machine's PostgreSQL binaries (fsync on), started by the bench.
+ * --nodes N starts N relay nodes on one database, the clients' sessions spread over them
+ * round-robin (as a TCP load balancer would), one sink for all; with N > 1 the same load
+ * runs through 1 node first, then through N, and a table puts accepted and delivered msg/s
+ * side by side. On one machine the nodes, PostgreSQL, the clients and the sink share the
+ * CPUs: the table shows how the work spreads, not what N machines would do.
+ *
  * How to run it (after `npx tsc -p tsconfig.json`; `npm run bench` builds first):
  *   npm run bench                                  5000 × 10 KB, 20 sessions, new connection per message
  *   npm run bench -- --reuse                       one connection per session
  *   npm run bench -- --client smtp-source          Postfix's load generator, as in PERFORMANCE.md
  *   npm run bench -- --rate 200                    paced load: p99 at 200 msg/s (PERFORMANCE.md)
  *   npm run bench -- --big 35MB                    memory: one 35 MB message, peak vs idle RSS (< 2×)
+ *   npm run bench -- --store postgres --nodes 3    1 node, then 3 nodes, on one PostgreSQL database
  *   npm run bench -- --profile prof/               also write the relay's V8 CPU profile there
  *   node dist/bench/profile-summary.js prof/*.cpuprofile     its top functions
  *
@@ -37,6 +46,8 @@
  *   --client KIND        node (default): the bench's raw-socket client, timing every 250;
  *                        smtp-source: /usr/sbin/smtp-source -c -l SIZE -m N -s C [-d]
  *   --sink KIND          smtp-sink (default when /usr/sbin/smtp-sink exists) or node (smtp-server)
+ *   --store KIND         sqlite (default) or postgres (a throwaway PostgreSQL server the bench starts)
+ *   --nodes N            relay nodes on the PostgreSQL store (default 1); N > 1 runs 1 node, then N
  *   --concurrency N      relay delivery.concurrency (default 20, the relay's default)
  *   --upstream N         pooled connections from the relay to the sink (default 10, the route default)
  *   --rate R             start at most R messages per second (default 0: as fast as accepted)
@@ -54,7 +65,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBig } from './big.js';
-import { runThroughput } from './throughput.js';
+import { runThroughput, type ThroughputReport } from './throughput.js';
+import { nodesSummary } from './report.js';
+import { storeRuns } from './store-runs.js';
 import { cleanup, removeOnCleanup } from './processes.js';
 import { smtpSinkInstalled, type SinkKind } from './sinks.js';
 import { smtpSourceInstalled } from './load.js';
@@ -68,6 +81,8 @@ export interface BenchOptions {
   sink: SinkKind;
   concurrency: number;
   upstream: number;
+  store: 'sqlite' | 'postgres';
+  nodes: number;
   rate: number;
   big: number | null;
   dir: string;
@@ -113,6 +128,8 @@ function options(argv: string[]): BenchOptions | null {
       client: { type: 'string', default: 'node' },
       sink: { type: 'string', default: smtpSinkInstalled() ? 'smtp-sink' : 'node' },
       concurrency: { type: 'string', default: '20' },
+      store: { type: 'string', default: 'sqlite' },
+      nodes: { type: 'string', default: '1' },
       upstream: { type: 'string', default: '10' },
       rate: { type: 'string', default: '0' },
       big: { type: 'string' },
@@ -130,6 +147,11 @@ function options(argv: string[]): BenchOptions | null {
   if (values.client === 'smtp-source' && !smtpSourceInstalled()) throw new UsageError('--client smtp-source: /usr/sbin/smtp-source is not installed (Debian: apt-get install postfix)');
   if (values.sink === 'smtp-sink' && !smtpSinkInstalled()) throw new UsageError('--sink smtp-sink: /usr/sbin/smtp-sink is not installed; use --sink node');
   if (values.big !== undefined && values.client !== 'node') throw new UsageError('--big sends with the Node client only');
+  if (values.store !== 'sqlite' && values.store !== 'postgres') throw new UsageError(`--store is sqlite or postgres, got "${values.store}"`);
+  const nodes = countOption('--nodes', values.nodes, 1, 16);
+  if (nodes > 1 && values.store !== 'postgres') throw new UsageError('--nodes: several nodes share a PostgreSQL store; add --store postgres');
+  if (nodes > 1 && values.client !== 'node') throw new UsageError('--nodes: smtp-source talks to one address; use the Node client (--client node)');
+  if (nodes > 1 && values.big !== undefined) throw new UsageError('--big runs one message through one node');
   const parsed: BenchOptions = {
     messages: countOption('--messages', values.messages, 1, 10_000_000),
     size: sizeOption('--size', values.size),
@@ -139,6 +161,8 @@ function options(argv: string[]): BenchOptions | null {
     sink: values.sink,
     concurrency: countOption('--concurrency', values.concurrency, 1, 1000),
     upstream: countOption('--upstream', values.upstream, 1, 100),
+    store: values.store,
+    nodes,
     rate: countOption('--rate', values.rate, 0, 1_000_000),
     big: values.big === undefined ? null : sizeOption('--big', values.big),
     dir: '',
@@ -166,10 +190,25 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
-    const report = opts.big !== null ? await runBig(opts, opts.big) : await runThroughput(opts);
-    process.stdout.write(opts.json ? `${JSON.stringify(report.json, null, 2)}\n` : report.text);
-    if (!opts.json && opts.profile) process.stdout.write(`\n  relay CPU profile written to ${opts.profile}\n`);
-    return report.ok ? 0 : 1;
+    const store = await storeRuns(opts);
+    try {
+      if (opts.big !== null) {
+        const report = await runBig(opts, opts.big, await store.prepare(store.shapes[0]!));
+        process.stdout.write(opts.json ? `${JSON.stringify(report.json, null, 2)}\n` : report.text);
+        return report.ok ? 0 : 1;
+      }
+      const reports: (ThroughputReport & { nodes: number })[] = [];
+      for (const shape of store.shapes) {
+        reports.push({ ...(await runThroughput(opts, await store.prepare(shape), () => store.pids())), nodes: shape.nodes });
+        if (!opts.json) process.stdout.write(`${reports.length > 1 ? '\n' : ''}${reports.at(-1)!.text}`);
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0]!.json : reports.map((r) => ({ nodes: r.nodes, ...(r.json as object) })), null, 2)}\n`);
+      else if (reports.length > 1) process.stdout.write(`\n${nodesSummary(reports)}`);
+      if (!opts.json && opts.profile) process.stdout.write(`\n  relay CPU profile written to ${opts.profile}\n`);
+      return reports.every((r) => r.ok) ? 0 : 1;
+    } finally {
+      await store.stop();
+    }
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     return 1;

@@ -16,6 +16,8 @@ export interface Setup {
   sink: string;
   concurrency: number;
   upstreamConnections: number;
+  /** Relay nodes sharing the work (several only with the PostgreSQL store). */
+  nodes: number;
   relay: string;
   store: string;
   machine: string;
@@ -31,7 +33,10 @@ export interface Figures {
   latencyMs: { p50: number; p99: number; max: number } | null;
   relayPeakRssBytes: number | null;
   relayIdleRssBytes: number | null;
+  /** All nodes together. */
   relayCpuSeconds: number | null;
+  /** The PostgreSQL server (every backend), with --store postgres: it shares the machine too. */
+  storeCpuSeconds?: number | null;
   /** CPU used meanwhile by the bench process (the Node client) and by the sink: the relay shares the machine with them. */
   clientCpuSeconds: number | null;
   sinkCpuSeconds: number | null;
@@ -91,11 +96,13 @@ export function throughputReport(setup: Setup, f: Figures): string {
       ? `  latency    p50 ${ms(f.latencyMs.p50)}   p99 ${ms(f.latencyMs.p99)}   max ${ms(f.latencyMs.max)}   (end of DATA to the 250: the durable commit)`
       : '  latency    not measured: smtp-source reports no per-message times (use --client node)',
   );
-  lines.push(`  relay RSS  peak ${mb(f.relayPeakRssBytes)}   (idle after the warm-up message ${mb(f.relayIdleRssBytes)})`);
+  const each = setup.nodes > 1 ? ' (the largest of the nodes)' : '';
+  lines.push(`  relay RSS  peak ${mb(f.relayPeakRssBytes)}   (idle after the warm-up message ${mb(f.relayIdleRssBytes)})${each}`);
   if (f.relayCpuSeconds !== null) {
     const busy = (f.relayCpuSeconds / (f.deliverSeconds ?? f.acceptSeconds)) * 100;
-    lines.push(`  relay CPU  ${f.relayCpuSeconds.toFixed(1)} s   (${busy.toFixed(0)} % of one core while the run lasted)`);
+    lines.push(`  relay CPU  ${f.relayCpuSeconds.toFixed(1)} s   (${busy.toFixed(0)} % of one core while the run lasted${setup.nodes > 1 ? `, ${setup.nodes} nodes together` : ''})`);
   }
+  if (f.storeCpuSeconds != null) lines.push(`  store CPU  ${f.storeCpuSeconds.toFixed(1)} s   (the PostgreSQL server, every backend)`);
   const others = [
     f.clientCpuSeconds === null ? null : `client ${f.clientCpuSeconds.toFixed(1)} s`,
     f.sinkCpuSeconds === null ? null : `sink ${f.sinkCpuSeconds.toFixed(1)} s`,
@@ -116,6 +123,16 @@ export function throughputReport(setup: Setup, f: Figures): string {
     target(`end to end ≥ 1.5× Postfix (${postfix} msg/s)`, ratio >= 1.5, `: ${ratio.toFixed(2)}× the top of Postfix's range in PERFORMANCE.md`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** --nodes N with PostgreSQL: the same load through 1 node and through N, side by side. */
+export function nodesSummary(runs: { nodes: number; figures: Figures }[]): string {
+  const rows = runs.map(({ nodes, figures: f }) => {
+    const delivered = f.deliveredPerSecond === null ? 'n/a' : rate(f.deliveredPerSecond);
+    const p99 = f.latencyMs ? ms(f.latencyMs.p99) : 'n/a';
+    return `  ${String(nodes).padStart(5)}  ${rate(f.acceptedPerSecond).padStart(12)}  ${delivered.padStart(13)}  ${p99.padStart(10)}`;
+  });
+  return [`relay365 bench: nodes on one PostgreSQL database`, `  nodes  accepted msg/s  delivered msg/s  p99 accept`, ...rows, ''].join('\n');
 }
 
 export interface BigFigures {

@@ -1,8 +1,8 @@
 /**
- * The sink and the relay in front of it, started and warmed up the same way for every
- * run: one message goes all the way through first, so connections to the sink are open
- * and the code is loaded before anything is timed, and the relay's idle memory is read
- * once that message is delivered.
+ * The sink and the relay (or the relay nodes) in front of it, started and warmed up the
+ * same way for every run: one message per node goes all the way through first, so
+ * connections to the sink are open and the code is loaded before anything is timed, and
+ * the relay's idle memory is read once those messages are delivered.
  */
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
@@ -15,9 +15,20 @@ import { machine, type Setup } from './report.js';
 import { SMTP_SINK, startSink, type Sink } from './sinks.js';
 import { message, SmtpClient } from './smtp-client.js';
 
+/** What one run is: how many relay nodes, on which store. */
+export interface RunShape {
+  nodes: number;
+  /** The PostgreSQL database the nodes share; null: SQLite (one node). */
+  storeUrl: string | null;
+  /** How the store is described in the report. */
+  storeText: string;
+}
+
 export interface Stack {
   sink: Sink;
+  /** The first node (the only one with SQLite). */
   relay: RelayChild;
+  relays: RelayChild[];
   setup: Setup;
   idleRss: number | null;
   /** Why delivery may have stalled: what the relay's store says about unfinished messages. */
@@ -25,7 +36,7 @@ export interface Stack {
 }
 
 /** The file system a path is on, from /proc/mounts (fsync costs what that file system makes it cost). */
-function fileSystem(path: string): string {
+export function fileSystem(path: string): string {
   try {
     let best = { at: '', type: 'unknown' };
     for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
@@ -38,20 +49,31 @@ function fileSystem(path: string): string {
   }
 }
 
-export async function startStack(opts: BenchOptions, mode: Setup['mode'], maxMessageSize: number): Promise<Stack> {
-  const sink = await startSink(opts.sink, opts.upstream * 2);
+export async function startStack(opts: BenchOptions, mode: Setup['mode'], maxMessageSize: number, shape: RunShape): Promise<Stack> {
+  const sink = await startSink(opts.sink, opts.upstream * 2 * shape.nodes);
   const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
   if (opts.profile) mkdirSync(opts.profile, { recursive: true });
-  const relay = await startRelay({
-    dir: opts.dir,
-    sinkPort: sink.port,
-    concurrency: opts.concurrency,
-    upstreamConnections: opts.upstream,
-    maxClients: Math.max(200, opts.clients * 2),
-    maxMessageSize,
-    logLevel: opts.logLevel,
-    nodeArgs,
-  });
+  const relays: RelayChild[] = [];
+  // One after the other: each node registers in the store before the next one starts.
+  for (let i = 1; i <= shape.nodes; i++) {
+    const dir = shape.nodes === 1 ? opts.dir : join(opts.dir, `node-${i}`);
+    mkdirSync(dir, { recursive: true });
+    relays.push(
+      await startRelay({
+        dir,
+        name: shape.nodes === 1 ? 'relay.bench' : `relay-${i}.bench`,
+        storeUrl: shape.storeUrl,
+        sinkPort: sink.port,
+        concurrency: opts.concurrency,
+        upstreamConnections: opts.upstream,
+        maxClients: Math.max(200, opts.clients * 2),
+        maxMessageSize,
+        logLevel: opts.logLevel,
+        nodeArgs,
+      }),
+    );
+  }
+  const relay = relays[0] as RelayChild;
 
   const diagnose = async () => {
     try {
@@ -63,11 +85,13 @@ export async function startStack(opts: BenchOptions, mode: Setup['mode'], maxMes
     }
   };
 
-  const warmup = new SmtpClient(relay.port);
-  await warmup.open();
-  await warmup.send(FROM, TO, message(10 * 1024, 'warmup'));
-  await warmup.quit();
-  await sink.reach(1, 15_000, diagnose);
+  for (const node of relays) {
+    const warmup = new SmtpClient(node.port);
+    await warmup.open();
+    await warmup.send(FROM, TO, message(10 * 1024, 'warmup'));
+    await warmup.quit();
+  }
+  await sink.reach(relays.length, 15_000, diagnose);
   await new Promise((r) => setTimeout(r, 500));
 
   const setup: Setup = {
@@ -87,9 +111,13 @@ export async function startStack(opts: BenchOptions, mode: Setup['mode'], maxMes
         : `smarthost (tls none) → the bench's Node sink (smtp-server, own process) on 127.0.0.1:${sink.port}`,
     concurrency: opts.concurrency,
     upstreamConnections: opts.upstream,
-    relay: `relay365 ${relay.version}, node dist/src/cli/main.js serve, plaintext listener 127.0.0.1:${relay.port}, log level ${opts.logLevel}${opts.profile ? ', with --cpu-prof' : ''}`,
-    store: `SQLite, WAL + synchronous=FULL, group commit (relay365's defaults), on ${fileSystem(opts.dir)} in ${join(opts.dir, 'data')}`,
+    nodes: relays.length,
+    relay:
+      relays.length === 1
+        ? `relay365 ${relay.version}, node dist/src/cli/main.js serve, plaintext listener 127.0.0.1:${relay.port}, log level ${opts.logLevel}${opts.profile ? ', with --cpu-prof' : ''}`
+        : `${relays.length} relay365 ${relay.version} nodes (node dist/src/cli/main.js serve each), plaintext listeners 127.0.0.1:${relays.map((r) => r.port).join(', ')}, clients spread round-robin, log level ${opts.logLevel}`,
+    store: shape.storeUrl ? shape.storeText : `SQLite, WAL + synchronous=FULL, group commit (relay365's defaults), on ${fileSystem(opts.dir)} in ${join(opts.dir, 'data')}`,
     machine: machine(),
   };
-  return { sink, relay, setup, idleRss: memory(relay.pid)?.rss ?? null, diagnose };
+  return { sink, relay, relays, setup, idleRss: Math.max(...relays.map((r) => memory(r.pid)?.rss ?? 0)) || null, diagnose };
 }

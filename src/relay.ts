@@ -7,11 +7,16 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { openSignIns } from './credentials/sign-in-store.js';
 import { effectiveRoutes, Router } from './delivery/router.js';
 import { RouteGate } from './delivery/route-gate.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmtpListener } from './ingress/listener.js';
+import { AppDirectory } from './policy/apps.js';
+import { Door } from './policy/door.js';
+import { Predictions } from './policy/predict.js';
 import { loadTlsIdentity } from './ingress/tls.js';
+import { NodePresence } from './queue/heartbeat.js';
 import { openStore } from './queue/open.js';
 import type { Store } from './queue/store.js';
 import { createTransport } from './transports/index.js';
@@ -27,9 +32,20 @@ export interface RunningRelay {
 
 export async function startRelay(config: Config, log: Logger): Promise<RunningRelay> {
   const node = config.node.name as string;
-  const store = openStore(config);
+  const store = await openStore(config, log);
+  // Delegated routes keep their users' sign-ins in the store, sealed with the master key.
+  const signIns = await openSignIns(config, store, log).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  // Registered before delivery touches the queue: a name a live node uses is refused here.
+  const presence = new NodePresence(store, node, log);
+  await presence.start().catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const transports = new Map<string, Transport>();
-  const context = { ehloName: node, log, hasRoute: (name: string) => name in effectiveRoutes(config) };
+  const context = { ehloName: node, log, hasRoute: (name: string) => name in effectiveRoutes(config), ...(signIns ? { signIns } : {}), tokenCache: store };
   for (const [name, route] of Object.entries(effectiveRoutes(config))) {
     transports.set(name, createTransport(name, route, context));
     log.info({ route: name, transport: route.transport }, 'route ready');
@@ -37,9 +53,10 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   if (!Object.keys(config.routes).length) {
     log.warn('no routes configured: mail is captured (kept in the store, not sent); add routes to deliver it');
   }
+  const router = new Router(config);
   const scheduler = new Scheduler({
     store,
-    router: new Router(config),
+    router,
     gate: new RouteGate(store, config.delivery.probe, log),
     transports,
     retry: config.delivery.retry,
@@ -50,6 +67,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   });
   await scheduler.start();
 
+  const door = new Door(new AppDirectory(config.apps), new Predictions(config.routes, router), store, config.protection, log);
   const listeners: SmtpListener[] = [];
   const addresses = new Map<string, AddressInfo>();
   try {
@@ -59,6 +77,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       const listener = new SmtpListener(name, listenerConfig, {
         store,
         delivery: scheduler,
+        door,
         log,
         hostname,
         lifetimeMs: config.delivery.lifetime,
@@ -70,6 +89,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   } catch (err) {
     await Promise.all(listeners.map((l) => l.stop()));
     await scheduler.stop(0);
+    await presence.stop().catch(() => undefined);
     await store.close();
     throw err;
   }
@@ -82,6 +102,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       log.info('stopping: no new connections; deliveries in progress may finish');
       await Promise.all([Promise.all(listeners.map((l) => l.stop())), scheduler.stop(config.delivery.shutdownGrace)]);
       await Promise.all([...transports.values()].map((t) => t.close()));
+      await presence.stop().catch((err: unknown) => log.warn({ err }, 'could not mark this node stopped in the store'));
       await store.close();
       log.info('stopped');
     },

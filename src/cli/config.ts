@@ -6,7 +6,9 @@
 import type { Command } from 'commander';
 import { Document, isScalar, isCollection } from 'yaml';
 import { configJsonSchema } from '../config/load.js';
+import { secretRefKind } from '../config/secret-refs.js';
 import { isSecretKey, maskSecrets } from '../config/secrets.js';
+import { maskStoreUrl } from '../config/store-url.js';
 import { EXIT, loadOrExit, type GlobalOptions } from './context.js';
 
 export function configCommands(program: Command, global: () => GlobalOptions): void {
@@ -19,6 +21,8 @@ export function configCommands(program: Command, global: () => GlobalOptions): v
     .action((opts: { json?: boolean }) => {
       const loaded = loadOrExit(global());
       const masked = maskSecrets(loaded.config);
+      // The store's URL may carry the database password.
+      if (masked.store.url) masked.store.url = maskStoreUrl(masked.store.url);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
       const doc = new Document(masked);
       for (const path of leafPaths(loaded.input)) {
@@ -39,8 +43,9 @@ export function configCommands(program: Command, global: () => GlobalOptions): v
       const fromEnvironment = new Set(loaded.overrides.map((o) => o.path.join('.')));
       const warnings = plaintextSecrets(loaded.input)
         .filter((path) => !fromEnvironment.has(path.join('.')))
-        .map((path) => `${path.join('.')}: a secret in plain text; prefer an environment variable`);
+        .map((path) => `${path.join('.')}: a secret in plain text; give it as env:NAME, file:/path or enc:v1:… (relay365 secret encrypt) instead`);
       for (const warning of warnings) process.stderr.write(`warning: ${loaded.file ?? 'config'}: ${warning}\n`);
+      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`${loaded.file ?? 'defaults'}: configuration is valid\n`);
       process.exitCode = EXIT.ok;
     });
@@ -62,7 +67,8 @@ function leafPaths(value: unknown, path: string[] = []): string[][] {
 
 function plaintextSecrets(value: unknown, path: string[] = []): string[][] {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value).flatMap(([k, v]) => (isSecretKey(k) && typeof v === 'string' ? [[...path, k]] : plaintextSecrets(v, [...path, k])));
+    // env:NAME, file:/path and enc:v1:… are references, not the secret: not plain text.
+    return Object.entries(value).flatMap(([k, v]) => (isSecretKey(k) && typeof v === 'string' && secretRefKind(v) === null ? [[...path, k]] : plaintextSecrets(v, [...path, k])));
   }
   return [];
 }

@@ -12,13 +12,16 @@ export function loadOrExit(options: GlobalOptions): LoadedConfig {
   try {
     return loadConfig({ path: options.config });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const problem of err.problems) process.stderr.write(`${problem}\n`);
-      process.stderr.write(`relay365: the configuration has ${err.problems.length === 1 ? 'a problem' : `${err.problems.length} problems`}; nothing was started\n`);
-      process.exit(EXIT.config);
-    }
+    if (err instanceof ConfigError) reportConfigError(err);
     throw err;
   }
+}
+
+/** Prints a configuration problem the way admins read it (no stack trace) and exits 78. */
+export function reportConfigError(err: ConfigError): never {
+  for (const problem of err.problems) process.stderr.write(`${problem}\n`);
+  process.stderr.write(`relay365: the configuration has ${err.problems.length === 1 ? 'a problem' : `${err.problems.length} problems`}; nothing was started\n`);
+  process.exit(EXIT.config);
 }
 
 /** Prints a refusal the admin can act on, and exits with the code. */

@@ -4,9 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { appCommands } from './app.js';
+import { authCommands } from './auth.js';
 import { configCommands } from './config.js';
+import { nodeCommands } from './nodes.js';
 import { queueCommands } from './queue.js';
 import { routeCommands } from './route.js';
+import { secretCommands } from './secret.js';
 import { runSandbox } from './sandbox.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
@@ -29,7 +33,11 @@ program
 
 queueCommands(program, global);
 routeCommands(program, global);
+nodeCommands(program, global);
+appCommands(program, global);
 configCommands(program, global);
+authCommands(program, global);
+secretCommands(program, global);
 
 program
   .command('send-test')

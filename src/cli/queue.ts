@@ -14,7 +14,7 @@ import { ago, clip, iso, size, table } from './format.js';
 
 async function withStore<T>(global: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(global);
-  const store = openStore(config);
+  const store = await openStore(config);
   try {
     return await work(store);
   } finally {

@@ -36,7 +36,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
 
   const withStore = async <T>(work: (config: Config, store: Store) => Promise<T>): Promise<T> => {
     const { config } = loadOrExit(global());
-    const store = openStore(config);
+    const store = await openStore(config);
     try {
       return await work(config, store);
     } finally {

@@ -7,8 +7,8 @@
  */
 import { parse as parseYaml } from 'yaml';
 
-/** Variables that steer the loader itself and are not config keys. */
-const RESERVED = new Set(['RELAY365_CONFIG']);
+/** Variables that steer the loader itself and are not config keys (the master key is never a config key). */
+const RESERVED = new Set(['RELAY365_CONFIG', 'RELAY365_MASTER_KEY']);
 const PREFIX = 'RELAY365_';
 
 type JsonSchema = {

@@ -9,8 +9,11 @@ import { hostname } from 'node:os';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { applyEnvOverrides, type EnvOverride } from './env.js';
+import { readMasterKey, type MasterKey } from './master-key.js';
 import { ConfigError, toProblems } from './problems.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
+import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
+import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
 
 export { ConfigError } from './problems.js';
 
@@ -23,6 +26,10 @@ export interface LoadedConfig {
   /** What the admin wrote (file + environment), before defaults: what `config show` marks as set. */
   input: Record<string, unknown>;
   overrides: EnvOverride[];
+  /** Secrets given as env:/file:/enc: references (already replaced by their values in `config`). */
+  secretRefs: ResolvedRef[];
+  /** Things that work but deserve the admin's attention (a key file others can read). */
+  warnings: string[];
 }
 
 export interface LoadOptions {
@@ -35,7 +42,7 @@ export interface LoadOptions {
 let cachedJsonSchema: Record<string, unknown> | undefined;
 /** The JSON Schema editors use (yaml-language-server), generated from the zod schema. */
 export function configJsonSchema(): Record<string, unknown> {
-  cachedJsonSchema ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  cachedJsonSchema ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any', override: storeJsonSchemaOverride }) as Record<string, unknown>;
   return cachedJsonSchema;
 }
 
@@ -55,7 +62,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     throw new ConfigError([`${label}: the config file does not exist (looked for ${file})`]);
   }
 
-  const overrides = applyEnvOverrides(input, env, configJsonSchema() as never);
+  expandStoreShorthand(input);
+  const storeUrl = splitStoreUrlVariable(env);
+  const overrides = applyEnvOverrides(input, storeUrl.rest, configJsonSchema() as never);
+  const storeUrlOverride = storeUrl.apply(input);
+  if (storeUrlOverride) overrides.push(storeUrlOverride);
   const fileLabel = found ? label : `${label} (not present; defaults)`;
   const result = configSchema.safeParse(structuredClone(input), { reportInput: true });
   if (!result.success) {
@@ -66,9 +77,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const problems = crossCheck(config).map((p) => `${fileLabel}: ${p}`);
   if (problems.length) throw new ConfigError(problems);
 
-  resolvePaths(config, found ? dirname(file) : cwd);
+  const base = found ? dirname(file) : cwd;
+  resolvePaths(config, base);
   config.node.name ??= hostname();
-  return { config, file: found ? file : null, input, overrides };
+  // Secret references are resolved last, once, here: nothing after the loader sees env:/file:/enc:.
+  let key: MasterKey | null | undefined;
+  const masterKey = () => (key === undefined ? (key = readMasterKey({ env, keyFile: config.secrets.keyFile })) : key);
+  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile });
+  if (refs.problems.length) throw new ConfigError(refs.problems);
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, warnings: [...(key?.warnings ?? [])] };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {
@@ -114,6 +131,25 @@ function crossCheck(config: Config): string[] {
     if (!known(rule.route)) problems.push(`routing.rules.${i}.route: no route named "${rule.route}" (routes: ${list})`);
     if (!rule.senderDomains?.length && !rule.recipientDomains?.length) problems.push(`routing.rules.${i}: give senderDomains, recipientDomains or both`);
   });
+  const users = new Map<string, string>();
+  for (const [name, app] of Object.entries(config.apps)) {
+    for (const [key, route] of [['route', app.route], ['fallback', app.fallback], ...app.routes.map((r, i) => [`routes.${i}.route`, r.route])] as const) {
+      if (route !== undefined && !known(route)) problems.push(`apps.${name}.${key}: no route named "${route}" (routes: ${list})`);
+    }
+    if (!app.auth && app.networks.length === 0) problems.push(`apps.${name}: give auth (a password) or networks (source addresses), or the app can never send`);
+    if (app.rewrite && !app.rewrite.to.includes('@')) problems.push(`apps.${name}.rewrite.to: expected an address, got "${app.rewrite.to}"`);
+    if (app.auth) {
+      const user = app.auth.user ?? name;
+      const other = users.get(user);
+      if (other) problems.push(`apps.${name}.auth.user: "${user}" is already the user of app ${other}`);
+      users.set(user, name);
+    }
+  }
+  for (const [name, listener] of Object.entries(config.listeners)) {
+    if (listener.trustedPlaintext && !['127.0.0.1', '::1', 'localhost'].includes(listener.host)) {
+      problems.push(`listeners.${name}.trustedPlaintext: only for a listener on 127.0.0.1 or ::1 (this one is on ${listener.host}): passwords would cross the network unencrypted`);
+    }
+  }
   for (const [name, route] of Object.entries(config.routes)) {
     const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;
     const key = route.transport === 'direct-send' ? 'fallback' : 'largeMessages.route';
@@ -135,6 +171,7 @@ function resolvePaths(config: Config, base: string): void {
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   config.store.path = at(config.store.path);
   config.store.spool = config.store.spool ? at(config.store.spool) : resolve(dirname(config.store.path), 'spool');
+  config.secrets.keyFile = at(config.secrets.keyFile);
   for (const listener of Object.values(config.listeners)) {
     if (listener.tls.cert) listener.tls.cert = at(listener.tls.cert);
     if (listener.tls.key) listener.tls.key = at(listener.tls.key);

@@ -35,31 +35,56 @@ const captureRoute = z.strictObject({
   dir: text('a folder path').optional().describe('Also write every captured message here as <id>.eml.'),
 });
 
-/** App-only credentials of an Entra ID app registration (client credentials flow, through msal-node). */
+/**
+ * The credentials of an Entra ID app registration, through msal-node. flow: app-only (client
+ * credentials with a secret or a certificate) or delegated (a user signs in once with
+ * `relay365 auth login <route>`; relay365 keeps the refresh token encrypted in its store).
+ */
 const credentials = z
   .strictObject({
+    flow: oneOf(['app-only', 'delegated'])
+      .default('app-only')
+      .describe('app-only: the app signs in as itself (application permissions, admin consent). delegated: a user signs in once (relay365 auth login <route>, or --device-code) and relay365 keeps the refresh token, encrypted in its store (delegated permissions SMTP.Send or Mail.Send).'),
     tenant: text('a tenant id (GUID) or domain').describe('Directory (tenant) id, or a verified domain such as contoso.onmicrosoft.com.'),
     clientId: text('an application (client) id').describe('The app registration\'s Application (client) id.'),
-    clientSecret: text('a client secret').optional().describe('The secret\'s Value (not its Secret ID). Prefer RELAY365_ROUTES__<ROUTE>__CREDENTIALS__CLIENT_SECRET.'),
-    secretExpires: text('a date such as 2027-06-30').optional().describe('When the client secret expires (shown in the portal); relay365 warns before.'),
+    clientSecret: text('a client secret')
+      .optional()
+      .describe('The secret\'s Value (not its Secret ID); optional with flow: delegated (a confidential client). Give it as env:NAME, file:/path or enc:v1:… (relay365 secret encrypt) rather than in plain text.'),
+    secretExpires: text('a date such as 2027-06-30')
+      .refine((v) => !Number.isNaN(Date.parse(v)), { error: (iss) => `expected a date such as 2027-06-30, got ${JSON.stringify(iss.input)}` })
+      .optional()
+      .describe('When the client secret expires (shown in the portal); relay365 warns 30 and 7 days before.'),
     certificate: z
       .strictObject({
         key: text('a path to a PEM private key'),
         cert: text('a path to a PEM certificate'),
       })
       .optional()
-      .describe('Certificate credentials instead of a secret: the private key and the certificate uploaded to the app registration.'),
+      .describe('Certificate credentials instead of a secret: the private key and the certificate uploaded to the app registration. relay365 warns 30 and 7 days before it expires.'),
+    redirectUri: text('a URL such as http://localhost:3017/')
+      .refine((v) => /^https?:\/\/[^\s/]+/.test(v), { error: (iss) => `expected a URL such as http://localhost:3017/, got ${JSON.stringify(iss.input)}` })
+      .optional()
+      .describe('flow: delegated — where the browser comes back after signing in (default http://localhost:3017/); it must be a redirect URI of the app registration. relay365 auth login listens on its port.'),
     authorityHost: httpsUrl()
       .default('https://login.microsoftonline.com')
       .describe('Entra ID\'s host: login.microsoftonline.us (US Government), login.chinacloudapi.cn (China, 21Vianet), or the sandbox.'),
     tokenEndpoint: httpsUrl('an https:// URL with {tenant}')
       .optional()
       .describe('The token endpoint as a template, e.g. https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token (enaio\'s #TenantID#).'),
-    scopes: z.array(text('a scope')).optional().describe('Default: https://outlook.office365.com/.default for SMTP, https://graph.microsoft.com/.default for Graph.'),
+    scopes: z
+      .array(text('a scope'))
+      .optional()
+      .describe('Default app-only: https://outlook.office365.com/.default (SMTP) or https://graph.microsoft.com/.default (Graph); delegated: https://outlook.office.com/SMTP.Send or https://graph.microsoft.com/Mail.Send, with offline_access.'),
     graceTime: duration().prefault('30s').describe('Tokens are renewed this long before they expire.'),
   })
-  .refine((c) => Boolean(c.clientSecret) !== Boolean(c.certificate), {
+  .refine((c) => c.flow === 'delegated' || Boolean(c.clientSecret) !== Boolean(c.certificate), {
     error: 'give either clientSecret or certificate (one of them, not both)',
+  })
+  .refine((c) => c.flow === 'app-only' || !(c.clientSecret && c.certificate), {
+    error: 'flow: delegated takes clientSecret or certificate (a confidential client) or neither (a public client), not both',
+  })
+  .refine((c) => c.flow === 'delegated' || c.redirectUri === undefined, {
+    error: 'redirectUri is for flow: delegated only',
   });
 
 /** Exchange Online's sending limits for one mailbox; the defaults are Microsoft's. */

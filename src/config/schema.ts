@@ -5,8 +5,11 @@
  * (a smarthost's name, for instance).
  */
 import { z } from 'zod';
-import { duration, host, intInRange, oneOf, size, text, tlsVersion } from './fields.js';
+import { bool, duration, host, intInRange, oneOf, size, text, tlsVersion } from './fields.js';
 import { routeSchema } from './routes.js';
+import { postgresUrl, storeJsonSchema, storeShorthand } from './store-url.js';
+import { secretsSchema } from './master-key.js';
+import { appsSchema, protectionSchema } from './apps.js';
 
 
 const listenerTls = z
@@ -32,6 +35,10 @@ const listener = z.strictObject({
   greetingDelay: duration()
     .prefault(0)
     .describe('Wait before the 220 greeting to catch early talkers. 0 for listeners that only serve known applications (each delay caps throughput for clients that connect per message).'),
+  trustedPlaintext: bool()
+    .default(false)
+    .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1, for local applications that cannot do STARTTLS.'),
+  restricted: bool().default(false).describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting.'),
   bareLineEndings: oneOf(['reject', 'normalize'])
     .default('reject')
     .describe('A bare LF or bare CR inside DATA: reject (550 5.5.2, as Postfix does since the SMTP smuggling disclosures) or normalize to CRLF for legacy applications.'),
@@ -58,14 +65,21 @@ const delivery = z
   })
   .prefault({});
 
-const store = z
-  .strictObject({
-    path: text('a file path').default('data/relay365.db').describe('SQLite database file (WAL mode); relative paths are relative to the config file.'),
-    spool: text('a folder path').optional().describe('Folder for message bodies larger than inlineLimit; defaults to "spool" beside the database.'),
-    inlineLimit: size().prefault('256KB').describe('Bodies up to this size are kept inside the database (one commit); larger ones are streamed to the spool.'),
-    retention: duration().prefault('7d').describe('Delivered, failed and cancelled messages (bodies included) are deleted this long after their last change.'),
-  })
-  .prefault({});
+const storeKeys = z.strictObject({
+  url: postgresUrl()
+    .optional()
+    .describe('A PostgreSQL database several nodes share (postgres://user@host/db, TLS with ?sslmode=verify-full); without it, the SQLite file at path. Also RELAY365_STORE_URL, or `store: postgres://…` for short.'),
+  password: text('a password').optional().describe('The database password, when it is not in url; best from the environment (RELAY365_STORE__PASSWORD).'),
+  connections: intInRange(1, 1000).default(10).describe('PostgreSQL: connections this node keeps open (a few more carry large bodies).'),
+  path: text('a file path').default('data/relay365.db').describe('SQLite database file (WAL mode); relative paths are relative to the config file.'),
+  spool: text('a folder path').optional().describe('SQLite: folder for message bodies larger than inlineLimit; defaults to "spool" beside the database.'),
+  inlineLimit: size().prefault('256KB').describe('Bodies up to this size are committed with the message (one commit); larger ones are streamed to the spool (SQLite) or in chunks (PostgreSQL) first.'),
+  retention: duration().prefault('7d').describe('Delivered, failed and cancelled messages (bodies included) are deleted this long after their last change.'),
+});
+/** `store: postgres://…` is short for `store: { url: … }` (store-url.ts). */
+const store = z.preprocess(storeShorthand, storeKeys).prefault({});
+/** For z.toJSONSchema: the store key takes a URL or its keys. */
+export const storeJsonSchemaOverride = storeJsonSchema(storeKeys);
 
 export const configSchema = z.strictObject({
   node: z
@@ -78,6 +92,8 @@ export const configSchema = z.strictObject({
     .record(z.string(), listener)
     .default({ default: listener.parse({}) })
     .describe('SMTP listeners by name. Without this key: one on 127.0.0.1:2525.'),
+  apps: appsSchema.describe('Applications that may send, by name. Without apps only this host (127.0.0.1, ::1) may send.'),
+  protection: protectionSchema,
   routes: z.record(z.string(), routeSchema).default({}).describe('Where mail goes, by name. Without routes, mail is captured (kept, not sent).'),
   routing: z
     .strictObject({
@@ -95,6 +111,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   delivery,
+  secrets: secretsSchema,
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -106,4 +123,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = z.output<typeof listener>;
 export type { RouteConfig, SmarthostRouteConfig, CaptureRouteConfig, GraphRouteConfig, SmtpOAuthRouteConfig, SmtpBasicRouteConfig, DirectSendRouteConfig, ConnectorRouteConfig, CredentialsConfig, PacingConfig, SenderConfig } from './routes.js';
+export type { AppConfig, AppsConfig, ProtectionConfig } from './apps.js';
 export type RetryConfig = z.output<typeof retry>;

@@ -1,6 +1,8 @@
 /**
  * Which config keys hold secrets, and how a secret is shown: its first three characters
- * and an ellipsis, enough to tell two secrets apart and not enough to use one.
+ * and an ellipsis, enough to tell two secrets apart and not enough to use one. The value of
+ * any of these keys may be a reference (env:NAME, file:/path, enc:v1:…) that the loader
+ * resolves (secret-refs.ts); a new secret-bearing key only needs to be listed here.
  */
 export const SECRET_KEYS: readonly string[] = ['pass', 'password', 'secret', 'clientSecret', 'token', 'accessToken', 'refreshToken', 'authorization', 'masterKey'];
 

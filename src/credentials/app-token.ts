@@ -11,7 +11,13 @@
  *   seconds left, so a delivery is deferred to exactly when Entra ID may be asked again instead
  *   of burning attempts on msal-node's cached refusal.
  * - Secrets and tokens are never logged; the log shows the first three characters.
+ * - With `shared` (the store, when several nodes share one), a token one node fetched serves
+ *   them all: a node whose own cache is stale takes the stored token, and only when that is
+ *   stale too asks Entra ID, holding the store's lock on the token so the others wait for
+ *   its answer instead of asking as well. What is stored is the token as this provider gives
+ *   it (an opaque value to the store).
  */
+import { createHash } from 'node:crypto';
 import { ConfidentialClientApplication, LogLevel, type Configuration } from '@azure/msal-node';
 import type { Logger } from 'pino';
 import type { CredentialsConfig } from '../config/routes.js';
@@ -19,9 +25,11 @@ import { maskSecret } from '../config/secrets.js';
 import { readCaCertificates } from './ca.js';
 import { loadCertificateCredential, type CertificateCredential } from './certificate.js';
 import { entraEndpoints, type EntraEndpoints } from './entra-endpoints.js';
+import { ExpiryWatch } from './expiry.js';
 import { ObservedNetworkClient } from './observed-network.js';
 import { toTokenError } from './token-errors.js';
 import { TokenError, type AccessToken, type TokenProvider } from './token.js';
+import type { AccessTokenCache, CachedAccessToken } from '../queue/store.js';
 
 export interface AppTokenOptions {
   /** Exactly one `<resource>/.default` scope: smtpScopes() / graphScopes() in scopes.ts. */
@@ -33,6 +41,8 @@ export interface AppTokenOptions {
   route?: string;
   /** The clock; tests move it. */
   now?: () => number;
+  /** The token cache the nodes share (the relay's store); without it, each provider has its own. */
+  shared?: AccessTokenCache;
 }
 
 /** How the app proves itself, as shown in logs and diagnoses (never the secret itself). */
@@ -75,6 +85,11 @@ class AppTokens implements AppTokenProvider {
   private cached: AccessToken | null = null;
   private inflight: Promise<AccessToken> | null = null;
   private throttled: { until: number; error: TokenError } | null = null;
+  /** The shared cache and this route's key in it: Entra ID's endpoint, the app, its scopes and credential (hashed). */
+  private readonly shared: { cache: AccessTokenCache; key: string } | null;
+  /** The token an upstream last refused: not taken from the shared cache again. */
+  private refused: string | null = null;
+  private readonly expiry: ExpiryWatch;
 
   constructor(credentials: CredentialsConfig, options: AppTokenOptions) {
     const key = `routes.${options.route ?? '<route>'}.credentials`;
@@ -104,6 +119,9 @@ class AppTokens implements AppTokenProvider {
       auth = { clientId: credentials.clientId, clientSecret: secret };
     }
     this.setupError = setupError;
+    const proof = credentials.certificate ? this.credential.shown : createHash('sha256').update(credentials.clientSecret ?? '').digest('hex');
+    const identity = JSON.stringify([this.endpoints.tokenEndpoint, credentials.clientId, [...this.scopes].sort(), proof]);
+    this.shared = options.shared ? { cache: options.shared, key: `app:${createHash('sha256').update(identity).digest('hex')}` } : null;
     this.client = auth
       ? new ConfidentialClientApplication({
           auth: { ...auth, authority: this.endpoints.authority, knownAuthorities: [this.endpoints.host], authorityMetadata: this.endpoints.authorityMetadata },
@@ -112,6 +130,8 @@ class AppTokens implements AppTokenProvider {
       : null;
     this.log.info({ authority: this.endpoints.authority, tokenEndpoint: this.endpoints.tokenEndpoint, scopes: this.scopes, credential: this.credential.kind, shown: this.credential.shown }, 'app-only credentials ready');
     if (setupError) this.log.error({ problem: setupError.message }, 'the route cannot get tokens as configured');
+    // An expiring secret or certificate stops all mail of the route: warned 30 and 7 days before.
+    this.expiry = new ExpiryWatch(options.route ?? '<route>', credentials, this.log, this.now).start();
   }
 
   getToken(): Promise<AccessToken> {
@@ -119,17 +139,44 @@ class AppTokens implements AppTokenProvider {
     if (this.cached && this.cached.expiresAt - this.grace > now) return Promise.resolve(this.cached);
     if (this.setupError || !this.client) return Promise.reject(this.setupError);
     if (this.throttled && this.throttled.until > now) return Promise.reject(this.stillThrottled(now));
-    this.inflight ??= this.request(this.client).finally(() => {
+    this.inflight ??= (this.shared ? this.fromShared(this.client, this.shared) : this.request(this.client)).finally(() => {
       this.inflight = null;
     });
     return this.inflight;
   }
 
   invalidate(token?: string): void {
+    const refused = token ?? this.cached?.token;
     if (token === undefined || this.cached?.token === token) this.cached = null;
+    if (this.shared && refused) {
+      this.refused = refused;
+      this.shared.cache.forgetAccessToken(this.shared.key, refused).catch((err: unknown) => this.log.warn({ err }, 'could not drop a refused token from the shared token cache'));
+    }
+  }
+
+  /** A token another node fetched, or one fetched here (under the store's lock) for all. */
+  private async fromShared(client: ConfidentialClientApplication, shared: { cache: AccessTokenCache; key: string }): Promise<AccessToken> {
+    const usable = (t: CachedAccessToken | null): t is CachedAccessToken => t !== null && t.value !== this.refused && t.expiresAt - this.grace > this.now();
+    try {
+      let token = await shared.cache.accessToken(shared.key);
+      if (!usable(token)) {
+        token = await shared.cache.refreshAccessToken(shared.key, async (current) => {
+          if (usable(current)) return current; // another node fetched it while this one waited
+          const fresh = await this.request(client);
+          return { value: fresh.token, expiresAt: fresh.expiresAt };
+        });
+      }
+      this.cached = { token: token.value, expiresAt: token.expiresAt };
+      return this.cached;
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      this.log.warn({ err }, 'the shared token cache in the store failed; asking Entra ID directly');
+      return this.request(client);
+    }
   }
 
   close(): void {
+    this.expiry.stop();
     this.network.close();
   }
 

@@ -33,3 +33,18 @@ export function graphScopes(credentials: Pick<CredentialsConfig, 'scopes'>, endp
 export function resourceOf(scope: string): string {
   return scope.replace(/\/\.default$/, '');
 }
+
+/** Delegated SMTP AUTH: the signed-in user's permission to send through Exchange Online. */
+export const DELEGATED_SMTP_SCOPE = 'https://outlook.office.com/SMTP.Send';
+/** Asks Entra ID for a refresh token, so one sign-in lasts (90 days of inactivity at most). */
+export const OFFLINE_ACCESS = 'offline_access';
+
+/**
+ * The scopes of a delegated route's tokens: the configured ones, or SMTP.Send (smtp-oauth) /
+ * Mail.Send of the route's Graph (graph), each with offline_access. One resource per request:
+ * Entra ID refuses scopes of two resources together (AADSTS28000).
+ */
+export function delegatedScopes(transport: 'smtp-oauth' | 'graph', credentials: Pick<CredentialsConfig, 'scopes'>, graphEndpoint?: string): string[] {
+  const scopes = credentials.scopes?.length ? [...credentials.scopes] : [transport === 'graph' ? `${resourceOf(graphScopes({}, graphEndpoint ?? 'https://graph.microsoft.com')[0] as string)}/Mail.Send` : DELEGATED_SMTP_SCOPE];
+  return scopes.includes(OFFLINE_ACCESS) ? scopes : [...scopes, OFFLINE_ACCESS];
+}

@@ -83,7 +83,7 @@ async function deliverToRoute(
   const kind = deps.transports.get(route)?.kind ?? 'none';
   const outcomes = await outcomesOnRoute(route, recipients, message, deps, signal, log, 0);
   return recipients.map((r) => {
-    const tried = outcomes.get(r.idx) ?? { outcome: outcome('transient', `The ${route} route gave no result for this recipient.`), attempted: false };
+    const tried = outcomes.get(r.idx) ?? { outcome: noResult(route), attempted: false };
     return toRecipientResult(r.idx, route, kind, tried.outcome, tried.attempted, message.attemptCount + 1, deps.retry, now);
   });
 }
@@ -111,7 +111,17 @@ async function outcomesOnRoute(
   }
   const admission = await deps.gate.admit(route, Date.now());
   if (!admission.go) {
-    all(recipients, admission.outcome, false);
+    const fallback = depth === 0 ? deps.router.fallbackFor(message, route) : undefined;
+    if (!fallback) {
+      all(recipients, admission.outcome, false);
+      return results;
+    }
+    // The app's fallback route stands in while this one is held or paused.
+    const there = await outcomesOnRoute(fallback, recipients, message, deps, signal, log, depth + 1);
+    for (const [idx, t] of there) {
+      const diagnosis = `${admission.outcome.diagnosis} Sent through the app's fallback route ${fallback} instead: ${t.outcome.diagnosis}`;
+      results.set(idx, { outcome: { ...t.outcome, diagnosis, via: t.outcome.via ?? fallback }, attempted: t.attempted });
+    }
     return results;
   }
 
@@ -134,7 +144,7 @@ async function outcomesOnRoute(
     try {
       const outcomes = await deliverSafely(transport, message, chunk, deps.store, signal, log, handOver);
       for (const r of chunk) {
-        const result = outcomes.get(r.idx) ?? outcome('transient', `The ${route} route gave no result for this recipient.`);
+        const result = outcomes.get(r.idx) ?? noResult(route);
         const handed = results.get(r.idx);
         results.set(r.idx, { outcome: result, attempted: result.via === undefined || handed?.attempted === true });
         if (result.via === undefined) own.push(result); // a hand-over's outcome is the other route's business
@@ -184,6 +194,8 @@ async function openOutgoing(store: Store, message: ClaimedMessage): Promise<Read
   body.pipe(out);
   return out;
 }
+
+const noResult = (route: string) => outcome('transient', `The ${route} route gave no result for this recipient.`);
 
 function handOverLoop(route: string): Outcome {
   return outcome('route-broken', `Recipients were handed over more than ${MAX_HANDOVERS} times before reaching route "${route}": the hand-over routes (fallback, largeMessages.route) form a loop.`, {

@@ -1,9 +1,11 @@
 /**
- * Which route delivers to a recipient: the first routing rule that matches the envelope
- * sender's domain and/or the recipient's domain, else the default route (routing.default,
- * or the only route). The access-policy work adds per-application rules here.
+ * Which route delivers to a recipient: the sending app's own rules (apps.<app>.routes by
+ * recipient domain, then apps.<app>.route), then the first routing rule that matches the
+ * envelope sender's domain and/or the recipient's domain, else the default route
+ * (routing.default, or the only route).
  */
 import type { Config, RouteConfig } from '../config/schema.js';
+import { domainMatches, domainOf } from '../policy/addresses.js';
 
 /** Without any route configured, mail is captured: kept in the store, not sent. */
 export const IMPLICIT_ROUTE = 'capture';
@@ -12,32 +14,37 @@ export function effectiveRoutes(config: Config): Record<string, RouteConfig> {
   return Object.keys(config.routes).length ? config.routes : { [IMPLICIT_ROUTE]: { transport: 'capture' } };
 }
 
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-
-/** "contoso.com" matches contoso.com; "*.contoso.com" matches its subdomains (not contoso.com itself). */
-export function domainMatches(domain: string, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) => {
-    const p = pattern.toLowerCase();
-    return p.startsWith('*.') ? domain.endsWith(p.slice(1)) : domain === p;
-  });
-}
 
 export class Router {
   private readonly defaultRoute: string;
   private readonly rules: Config['routing']['rules'];
+  private readonly apps: Config['apps'];
 
   constructor(config: Config) {
     const routes = Object.keys(effectiveRoutes(config));
     this.defaultRoute = config.routing.default ?? (routes[0] as string);
     this.rules = config.routing.rules;
+    this.apps = config.apps;
   }
 
-  routeFor(message: { mailFrom: string }, recipient: string): string {
+  routeFor(message: { mailFrom: string; app: string | null }, recipient: string): string {
     const sender = message.mailFrom ? domainOf(message.mailFrom) : '';
     const to = domainOf(recipient);
+    const app = message.app === null ? undefined : this.apps[message.app];
+    if (app) {
+      const own = app.routes.find((r) => domainMatches(to, r.recipientDomains));
+      if (own) return own.route;
+      if (app.route) return app.route;
+    }
     const rule = this.rules.find(
       (r) => (!r.senderDomains || domainMatches(sender, r.senderDomains)) && (!r.recipientDomains || domainMatches(to, r.recipientDomains)),
     );
     return rule?.route ?? this.defaultRoute;
+  }
+
+  /** The route that stands in while `route` is held or paused, for this message's app. */
+  fallbackFor(message: { app: string | null }, route: string): string | undefined {
+    const fallback = message.app === null ? undefined : this.apps[message.app]?.fallback;
+    return fallback !== route ? fallback : undefined;
   }
 }

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { BARE_LOCAL_PART } from '../policy/addresses.js';
 
 export interface RelaySmtpServerOptions extends SMTPServerOptions {
   /** Milliseconds to wait before the greeting; 0 sends it at once. */
@@ -39,11 +40,26 @@ class RelayConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    // smtp-server's "538" for AUTH before STARTTLS is not a reply code; RFC 3207 says 530 5.7.0.
+    if (code === 538) {
+      super.send(530, '5.7.0 Must issue a STARTTLS command first', false);
+      return;
+    }
     if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
       super.send(code, data, false);
       return;
     }
     super.send(code, data, context === 'DATA_OK' ? 'RELAY365_QUEUED' : context);
+  }
+
+  // Bare local parts (MAIL FROM:<sapadmin>) pass smtp-server's syntax check marked with a
+  // reserved domain; the door gives them the app's default domain (policy/addresses.ts).
+  override _parseAddressCommand(name: string, command: string): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    const bare = /^(\s*(?:MAIL FROM|RCPT TO)\s*:\s*<)([^<>@\s:]+)(>.*)$/is.exec(String(command));
+    if (bare && (bare[2] as string).toLowerCase() !== 'postmaster') {
+      return super._parseAddressCommand(name, `${bare[1]}${bare[2]}${BARE_LOCAL_PART}${bare[3]}`);
+    }
+    return super._parseAddressCommand(name, command);
   }
 
   override _getEnhancedStatusCode(code: number, context?: string | false): string {

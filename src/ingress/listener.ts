@@ -1,35 +1,43 @@
 /**
- * An SMTP listener: smtp-server with relay365's rules at its hooks. The message streams
- * from the client through the line-ending guard into the store's body writer; only when
- * the store has committed message, envelope and body does the client hear
- * "250 2.0.0 Ok: queued as <id>". Anything short of that gets a reply that says what went
- * wrong, and nothing is kept.
+ * An SMTP listener: smtp-server with relay365's rules at its hooks. Who may connect,
+ * authenticate and send what is the door's business (policy/door.ts); taking the message
+ * in and committing it is receive.ts's. The client hears "250 2.0.0 Ok: queued as <id>"
+ * only once the store has committed message, envelope and body.
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
-import { newMessageId } from '../queue/ids.js';
-import type { BodyWriter, Store } from '../queue/store.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
+import type { App } from '../policy/apps.js';
+import type { Door, Refusal } from '../policy/door.js';
+import type { Store } from '../queue/store.js';
 import { RelaySmtpServer, smtpError } from './connection.js';
-import { LineEndingGuard } from './line-endings.js';
-import { receivedHeader } from './received.js';
+import { receive } from './receive.js';
 import type { TlsIdentity } from './tls.js';
 
 export interface IngressDeps {
   store: Store;
   /** Delivery: a free slot is reserved before the commit, and the message handed over after it. */
   delivery: DeliveryIntake;
+  door: Door;
   log: Logger;
   hostname: string;
   lifetimeMs: number;
   tls: TlsIdentity | null;
 }
 
+type Callback = (err?: Error | null) => void;
+const refused = (r: Refusal) => smtpError(r.code, r.enhanced, r.text);
+const isRefusal = (value: object): value is Refusal => 'code' in value && 'enhanced' in value;
+
 export class SmtpListener {
   private readonly server: RelaySmtpServer;
   private readonly log: Logger;
+  /** Each connection's app, as decided at MAIL FROM (connection ids are smtp-server's). */
+  private readonly appOf = new Map<string, App>();
+  /** Connections that hold a place in the door's per-address count. */
+  private readonly counted = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -48,14 +56,27 @@ export class SmtpListener {
       minVersion: config.tls.minVersion,
       size: config.maxMessageSize,
       authOptional: true,
-      disabledCommands: ['AUTH'],
+      authMethods: ['PLAIN', 'LOGIN'],
+      // Only apps with a password can use AUTH; without any, it is not offered at all.
+      disabledCommands: deps.door.apps.usesAuth ? [] : ['AUTH'],
+      allowInsecureAuth: config.trustedPlaintext,
       disableReverseLookup: true,
       maxClients: config.maxConnections,
       socketTimeout: config.idleTimeout,
       closeTimeout: 30_000,
       logger: false,
+      onConnect: (session, callback) => this.onConnect(session, callback),
+      onClose: (session) => this.onClose(session),
+      onAuth: (auth, session, callback) => void this.onAuth(auth, session, callback),
+      onMailFrom: (address, session, callback) => void this.onMailFrom(address, session, callback),
       onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
-      onData: (stream, session, callback) => void this.onData(stream, session, callback),
+      onData: (stream, session, callback) => {
+        const app = this.appOf.get(session.id);
+        if (!app) return callback(smtpError(503, '5.5.1', 'Error: MAIL FROM first'));
+        void receive(stream, session, app, { ...deps, log: this.log, listener: name, config }).then(
+          (reply) => callback(reply.ok ? null : refused(reply), reply.ok ? reply.message : undefined),
+        );
+      },
     });
     this.server.on('error', (err) => this.log.warn({ err }, 'SMTP session error'));
   }
@@ -78,109 +99,49 @@ export class SmtpListener {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private onRcptTo(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
-    if (session.envelope.rcptTo.length >= this.config.maxRecipients) {
-      callback(smtpError(452, '4.5.3', `Too many recipients: at most ${this.config.maxRecipients} per message; send the rest in another message`));
-      return;
+  private onConnect(session: SMTPServerSession, callback: Callback): void {
+    const refusal = this.deps.door.connect(session.remoteAddress, { name: this.name, restricted: this.config.restricted });
+    if (refusal) {
+      this.log.info({ client: session.remoteAddress, reply: `${refusal.code} ${refusal.enhanced}` }, 'connection refused');
+      return callback(refused(refusal));
     }
+    this.counted.add(session.id);
     callback();
   }
 
-  private async onData(
-    stream: SMTPServerDataStream,
-    session: SMTPServerSession,
-    callback: (err?: Error | null, message?: string) => void,
-  ): Promise<void> {
-    const receivedAt = Date.now();
-    const id = newMessageId(receivedAt);
-    const log = this.log.child({ msgId: id });
-    const writer = this.deps.store.createBodyWriter(id);
-    const guard = new LineEndingGuard(this.config.bareLineEndings);
-    try {
-      await pump(stream, guard, writer);
-      if (stream.sizeExceeded) {
-        // smtp-server answers 552 5.3.4 itself.
-        await writer.abort();
-        log.info({ size: stream.byteLength, limit: this.config.maxMessageSize }, 'refused: message too large');
-        callback(smtpError(552, '5.3.4', 'Message size exceeds fixed maximum message size'));
-        return;
-      }
-      if (guard.violation) {
-        await writer.abort();
-        log.info({ client: session.remoteAddress, violation: guard.violation }, 'refused: bare line ending in DATA');
-        callback(
-          smtpError(550, '5.5.2', `Message refused: ${guard.violation} received; lines must end in CRLF (listener "${this.name}" has bareLineEndings: reject)`),
-        );
-        return;
-      }
-      const body = await writer.stored;
-      const envelope = session.envelope;
-      const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
-      const recipients = envelope.rcptTo.map((r) => ({ address: r.address, params: r.args || {} }));
-      const tls = session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null;
-      const lease = this.deps.delivery.reserve();
-      const accepted = await this.deps.store.accept(
-        {
-          id,
-          receivedAt,
-          listener: this.name,
-          clientAddress: session.remoteAddress,
-          clientHelo: session.hostNameAppearsAs || null,
-          tls: tls ? `${tls.protocol} ${tls.cipher}` : null,
-          app: null,
-          mailFrom,
-          mailParams: (envelope.mailFrom && envelope.mailFrom.args) || {},
-          recipients,
-          receivedHeader: receivedHeader({
-            helo: session.hostNameAppearsAs || null,
-            clientAddress: session.remoteAddress,
-            hostname: this.deps.hostname,
-            id,
-            tls,
-            authenticated: false,
-            recipients: recipients.map((r) => r.address),
-            date: new Date(receivedAt),
-          }),
-          expiresAt: receivedAt + this.deps.lifetimeMs,
-        },
-        body,
-        lease ?? undefined,
-      ).catch((err: unknown) => {
-        if (lease) this.deps.delivery.unreserve();
-        throw err;
-      });
-      log.info({ from: mailFrom, rcpts: recipients.length, size: body.size, client: session.remoteAddress }, 'queued');
-      callback(null, `Ok: queued as ${id}`);
-      if (lease) this.deps.delivery.deliverNow(accepted);
-      else this.deps.delivery.queued();
-    } catch (err) {
-      await writer.abort().catch(() => undefined);
-      if (stream.destroyed && !stream.readableEnded) {
-        log.info({ client: session.remoteAddress }, 'client went away during DATA; nothing kept');
-        callback(err as Error);
-        return;
-      }
-      log.error({ err }, 'could not store the message; the client was told to try again');
-      callback(smtpError(452, '4.3.1', 'Insufficient system storage: the message could not be stored; try again later'));
-    }
+  private onClose(session: SMTPServerSession): void {
+    this.appOf.delete(session.id);
+    if (this.counted.delete(session.id)) this.deps.door.disconnect(session.remoteAddress);
   }
-}
 
-/**
- * stream -> guard -> writer, settling when the writer has finished or anything failed.
- * (stream.pipeline does the same but allocates an AbortController per call, which shows
- * on the accept path; the client going away mid-DATA destroys `stream` with an error.)
- */
-function pump(stream: SMTPServerDataStream, guard: LineEndingGuard, writer: BodyWriter): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
-    stream.once('error', fail);
-    stream.once('close', () => {
-      if (!stream.readableEnded) fail(null);
-    });
-    guard.once('error', fail);
-    writer.once('error', fail);
-    writer.once('finish', () => resolve());
-    stream.pipe(guard).pipe(writer);
-  });
+  private async onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: { user: string }) => void): Promise<void> {
+    const result = await this.deps.door.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress);
+    if (isRefusal(result)) return callback(refused(result));
+    this.log.info({ client: session.remoteAddress, app: result.name }, 'authenticated');
+    callback(null, { user: result.name });
+  }
+
+  private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): Promise<void> {
+    const size = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : null;
+    const result = await this.deps.door.mailFrom(session, address.address, size);
+    if (isRefusal(result)) return callback(refused(result));
+    this.appOf.set(session.id, result.app);
+    // smtp-server keeps this object as the envelope sender: the door's form of it is what is stored.
+    address.address = result.address;
+    callback();
+  }
+
+  private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+    const count = session.envelope.rcptTo.length;
+    if (count >= this.config.maxRecipients) {
+      return callback(smtpError(452, '4.5.3', `Too many recipients: at most ${this.config.maxRecipients} per message; send the rest in another message`));
+    }
+    const app = this.appOf.get(session.id);
+    if (!app) return callback(smtpError(503, '5.5.1', 'Error: MAIL FROM first'));
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const result = this.deps.door.rcptTo(app, mailFrom, address.address, count);
+    if (isRefusal(result)) return callback(refused(result));
+    address.address = result.address;
+    callback();
+  }
 }

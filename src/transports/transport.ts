@@ -6,8 +6,9 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { MailParams, SendLimits, UpstreamReply } from '../queue/store.js';
+import type { AccessTokenCache, MailParams, SendLimits, UpstreamReply } from '../queue/store.js';
 import type { Verdict } from '../queue/states.js';
+import type { SignInStore } from '../credentials/providers.js';
 
 export interface DeliveryJob {
   messageId: string;
@@ -53,6 +54,10 @@ export interface TransportContext {
   log: Logger;
   /** Whether a route of this name is configured (hand-overs check their target at start). */
   hasRoute(route: string): boolean;
+  /** Where delegated routes keep their users' sign-ins (the store, sealed with the master key). */
+  signIns?: SignInStore;
+  /** App-only tokens shared by the nodes through the store: one node asks Entra ID, the others take its token. */
+  tokenCache?: AccessTokenCache;
 }
 
 /** A Microsoft 365 mailbox's sending limits, which the delivery layer enforces before calling the transport. */

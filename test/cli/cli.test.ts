@@ -11,15 +11,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configJsonSchema } from '../../src/config/load.js';
 import { startSink, until, type Sink } from '../helpers/sink.js';
 import { CLI, ROOT, routeTo, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
+import { recordForLeakScan } from '../secrets/leak-sink.js';
 
 const run = promisify(execFile);
 
 async function cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
+    recordForLeakScan(`relay365 ${args.join(' ')}`, `${stdout}\n${stderr}`);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
+    recordForLeakScan(`relay365 ${args.join(' ')}`, `${e.stdout}\n${e.stderr}`);
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }

@@ -152,7 +152,7 @@ describe('configuration problems hold the route (route-broken), with the fix', (
       expect(error.aadsts).toBe(String(err.code));
       expect(outcome.verdict).toBe('route-broken');
       expect(outcome.diagnosis).toContain(words);
-      expect(outcome.fix).toContain('Sign the route\'s user in again');
+      expect(outcome.fix).toContain('Sign in again: relay365 auth login graph_main');
     }
   });
 

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { CredentialsConfig } from '../../src/config/routes.js';
 import { DEMO, type TestSandbox } from '../helpers/sandbox.js';
+import { recordForLeakScan } from '../secrets/leak-sink.js';
 
 /** The demo app's secret credentials against the sandbox (tenant by id), as the config loader would give them. */
 export function sandboxCredentials(t: TestSandbox, extra: Partial<CredentialsConfig> = {}): CredentialsConfig {
@@ -31,6 +32,7 @@ export function capturedLog(): CapturedLog {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
+      recordForLeakScan('capturedLog', chunk.toString());
       lines.push(...chunk.toString().split('\n').filter(Boolean));
       callback();
     },

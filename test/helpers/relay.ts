@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startRelay, type RunningRelay } from '../../src/relay.js';
+import { recordForLeakScan } from '../secrets/leak-sink.js';
 import { until } from './sink.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -54,6 +55,7 @@ export async function startTestRelay(config: Record<string, unknown>, dir = temp
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
+      recordForLeakScan('startTestRelay', chunk.toString()); // the secret-leak scan reads every relay log
       for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       callback();
     },
@@ -87,6 +89,7 @@ export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}): Prom
   };
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
+    recordForLeakScan('spawnRelay stdout', chunk.toString());
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
@@ -96,7 +99,10 @@ export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}): Prom
       if (entry.msg === 'listening') result.port = entry.port as number;
     }
   });
-  child.stderr?.on('data', (chunk: Buffer) => (result.stderr += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    recordForLeakScan('spawnRelay stderr', chunk.toString());
+    result.stderr += chunk.toString();
+  });
   let exited = false;
   void result.exited.then(() => (exited = true));
   await until(() => result.port > 0 || exited, 15_000, () => `relay did not start: ${result.stderr}`);

@@ -5,5 +5,6 @@ import { storeContract } from './store-contract.js';
 
 storeContract('SQLite', async () => {
   const dir = tempDir();
-  return new SqliteStore({ path: join(dir, 'relay365.db'), spool: join(dir, 'spool'), inlineLimit: 256 * 1024 });
+  const open = () => new SqliteStore({ path: join(dir, 'relay365.db'), spool: join(dir, 'spool'), inlineLimit: 256 * 1024 });
+  return { store: open(), sibling: async () => open() };
 });

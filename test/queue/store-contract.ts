@@ -1,6 +1,7 @@
 /**
- * What every Store must do, written once and run against each implementation (SQLite now;
- * PostgreSQL runs the same suite when it arrives).
+ * What every Store must do, written once and run against each implementation (SQLite and
+ * PostgreSQL). `sibling` opens a second Store on the same data, as another node (or another
+ * process) would: what several nodes do at once is tested through it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -8,14 +9,27 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../src/queue/ids.js';
 import type { NewMessage, Store } from '../../src/queue/store.js';
+import { storeContractConcurrency } from './store-contract-concurrency.js';
 
-export function storeContract(name: string, open: () => Promise<Store>) {
+export interface OpenedStore {
+  store: Store;
+  /** Another Store on the same database: a second node. */
+  sibling(): Promise<Store>;
+}
+
+export function storeContract(name: string, open: () => Promise<OpenedStore>) {
   describe(`${name} store`, () => {
     let store: Store;
+    let opened: OpenedStore;
+    const siblings: Store[] = [];
     beforeEach(async () => {
-      store = await open();
+      opened = await open();
+      store = opened.store;
     });
-    afterEach(() => store.close());
+    afterEach(async () => {
+      for (const s of siblings.splice(0)) await s.close();
+      await store.close();
+    });
 
     async function put(body: Buffer, recipients = ['a@contoso.example'], receivedAt = Date.now()): Promise<string> {
       const id = newMessageId(receivedAt);
@@ -26,6 +40,12 @@ export function storeContract(name: string, open: () => Promise<Store>) {
     }
 
     const read = async (id: string) => Buffer.concat(await (await store.openBody(id)).toArray());
+
+    async function sibling(): Promise<Store> {
+      const other = await opened.sibling();
+      siblings.push(other);
+      return other;
+    }
 
     it('keeps small and large bodies byte for byte, with their size and hash', async () => {
       for (const size of [0, 1000, 3 * 1024 * 1024]) {
@@ -131,14 +151,60 @@ export function storeContract(name: string, open: () => Promise<Store>) {
       expect((await store.list({ limit: 10, states: ['delivered'] }))).toEqual([]);
       expect((await store.countByState()).queued).toBe(5);
     });
+
+    it('lists the nodes that beat into it, with what each is delivering, and which stopped', async () => {
+      const id = await put(Buffer.from('x'));
+      const now = Date.now();
+      await store.heartbeat({ name: 'node-a', host: 'host-a', pid: 101, version: '1.0.0', startedAt: now - 5000 }, now);
+      await store.heartbeat({ name: 'node-b', host: 'host-b', pid: 202, version: '1.0.0', startedAt: now - 3000 }, now);
+      await store.claimDue('node-a', 10, now, 60_000);
+      await store.heartbeat({ name: 'node-a', host: 'host-a', pid: 101, version: '1.0.0', startedAt: now - 5000 }, now + 5000);
+      await store.nodeStopped('node-b', now + 6000);
+      expect(await store.nodes()).toEqual([
+        { name: 'node-a', host: 'host-a', pid: 101, version: '1.0.0', startedAt: now - 5000, heartbeatAt: now + 5000, stoppedAt: null, delivering: 1 },
+        { name: 'node-b', host: 'host-b', pid: 202, version: '1.0.0', startedAt: now - 3000, heartbeatAt: now + 6000, stoppedAt: now + 6000, delivering: 0 },
+      ]);
+      expect((await store.get(id))?.leaseOwner).toBe('node-a');
+      // Nodes not heard of within the retention go with the purge.
+      await store.purge(now + 10_000);
+      expect(await store.nodes()).toEqual([]);
+    });
+
+    it('shares an access token: stored by the refresh, found by the next asker, forgotten when refused', async () => {
+      expect(await store.accessToken('app:1')).toBeNull();
+      const token = { value: 'eyJ0eXAi.first', expiresAt: Date.now() + 3600_000 };
+      expect(await store.refreshAccessToken('app:1', async (cached) => (expect(cached).toBeNull(), token))).toEqual(token);
+      const other = await sibling();
+      expect(await other.accessToken('app:1')).toEqual(token);
+      expect(await other.refreshAccessToken('app:1', async (cached) => cached ?? { value: 'never', expiresAt: 0 })).toEqual(token);
+      await other.forgetAccessToken('app:1', 'eyJ0eXAi.not-this-one');
+      expect(await store.accessToken('app:1')).toEqual(token);
+      await other.forgetAccessToken('app:1', token.value);
+      expect(await store.accessToken('app:1')).toBeNull();
+      expect(await store.accessToken('app:2')).toBeNull();
+    });
+
+    it("keeps a delegated route's sealed token cache with compare-and-set versions", async () => {
+      expect(await store.loadTokenCache('m365')).toBeNull();
+      expect(await store.saveTokenCache('m365', 'sealed-1', null, 1000)).toBe(1);
+      expect(await store.saveTokenCache('m365', 'sealed-x', null, 1001)).toBeNull(); // someone else was first
+      expect(await store.saveTokenCache('m365', 'sealed-2', 1, 1002)).toBe(2);
+      expect(await store.saveTokenCache('m365', 'sealed-old', 1, 1003)).toBeNull(); // written from a stale read
+      expect(await store.loadTokenCache('m365')).toEqual({ route: 'm365', data: 'sealed-2', version: 2, updatedAt: 1002 });
+      await store.deleteTokenCache('m365');
+      expect(await store.loadTokenCache('m365')).toBeNull();
+    });
+
+    storeContractConcurrency(() => ({ store, sibling, put }));
   });
+
 }
 
 function* chunks(body: Buffer, size = 64 * 1024) {
   for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
 }
 
-function message(id: string, recipients: string[], receivedAt: number): NewMessage {
+export function message(id: string, recipients: string[], receivedAt: number): NewMessage {
   return {
     id,
     receivedAt,

@@ -10,6 +10,7 @@ import { routeSchema, type RouteConfig } from '../../src/config/routes.js';
 import type { DeliveryJob, Outcome, Transport, TransportContext } from '../../src/transports/transport.js';
 import type { TestSandbox } from '../helpers/sandbox.js';
 import { tempDir } from '../helpers/relay.js';
+import { recordForLeakScan } from '../secrets/leak-sink.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -18,6 +19,7 @@ export function capturingLog(): { log: Logger; lines: Record<string, unknown>[] 
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
+      recordForLeakScan('capturingLog', chunk.toString());
       for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },

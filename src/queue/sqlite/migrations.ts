@@ -98,6 +98,31 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX sends_key_at ON sends (key, at);
   `,
+  /* 3: delegated sign-ins: each route's msal-node token cache, sealed (see StoredTokenCache) */ `
+  CREATE TABLE token_caches (
+    route TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
+  /* 4: the nodes using the store (heartbeats) and app-only access tokens shared through it */ `
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    stopped_at INTEGER
+  );
+  CREATE TABLE access_tokens (
+    key TEXT PRIMARY KEY,
+    value TEXT,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

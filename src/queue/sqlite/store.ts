@@ -12,6 +12,9 @@ import { ACTIONS, PENDING_RECIPIENT_STATES, State, stateAfterAttempt, type Actio
 import { SpoolWriter, spoolPath, type SpooledBody } from '../spool.js';
 import { claimedFromNew } from '../claimed.js';
 import type {
+  CachedAccessToken,
+  NodeInfo,
+  NodeStatus,
   ActionOutcome,
   AttemptReport,
   BodyWriter,
@@ -28,9 +31,12 @@ import type {
   SendUsage,
   Store,
   StoredBody,
+  StoredTokenCache,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { RoutesAndBudgets } from './routes-and-budgets.js';
+import { TokenCaches } from './token-caches.js';
+import { NodesAndTokens } from './nodes-and-tokens.js';
 import { migrate } from './migrations.js';
 import { params, toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
@@ -48,6 +54,8 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly commits: GroupCommit;
   private readonly routes: RoutesAndBudgets;
+  private readonly tokenCaches: TokenCaches;
+  private readonly nodesAndTokens: NodesAndTokens;
 
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -60,6 +68,8 @@ export class SqliteStore implements Store {
     this.sql = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)])) as Statements;
     this.commits = new GroupCommit(this.db);
     this.routes = new RoutesAndBudgets(this.db);
+    this.tokenCaches = new TokenCaches(this.db);
+    this.nodesAndTokens = new NodesAndTokens(this.db);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -204,6 +214,7 @@ export class SqliteStore implements Store {
 
   async purge(before: number): Promise<number> {
     this.routes.purge(before);
+    this.nodesAndTokens.purge(before);
     const files = this.db.transaction(() => {
       const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
       for (const row of rows) this.sql.deleteMessage.run(row.id);
@@ -277,6 +288,42 @@ export class SqliteStore implements Store {
   async sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
     return this.routes.usage(key, now, limits);
   }
+
+  async loadTokenCache(route: string): Promise<StoredTokenCache | null> {
+    return this.tokenCaches.load(route);
+  }
+
+  async saveTokenCache(route: string, data: string, expectedVersion: number | null, now: number): Promise<number | null> {
+    return this.tokenCaches.save(route, data, expectedVersion, now);
+  }
+
+  async deleteTokenCache(route: string): Promise<void> {
+    this.tokenCaches.remove(route);
+  }
+  async heartbeat(node: NodeInfo, now: number): Promise<void> {
+    this.nodesAndTokens.heartbeat(node, now);
+  }
+
+  async nodeStopped(name: string, now: number): Promise<void> {
+    this.nodesAndTokens.stopped(name, now);
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    return this.nodesAndTokens.nodes();
+  }
+
+  async accessToken(key: string): Promise<CachedAccessToken | null> {
+    return this.nodesAndTokens.token(key);
+  }
+
+  refreshAccessToken(key: string, refresh: (cached: CachedAccessToken | null) => Promise<CachedAccessToken>): Promise<CachedAccessToken> {
+    return this.nodesAndTokens.refreshToken(key, refresh);
+  }
+
+  async forgetAccessToken(key: string, value: string): Promise<void> {
+    this.nodesAndTokens.forgetToken(key, value);
+  }
+
 
   async list(query: ListQuery): Promise<MessageSummary[]> {
     const where: string[] = [];

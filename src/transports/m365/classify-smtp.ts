@@ -17,6 +17,9 @@ export interface TokenClaims {
   roles?: string[];
   /** The enterprise application's object id: what New-ServicePrincipal -ObjectId needs. */
   oid?: string;
+  /** Delegated tokens (a user signed in): their scopes and the user. */
+  scp?: string;
+  upn?: string;
 }
 
 export interface SmtpRefusalContext {
@@ -68,9 +71,27 @@ function tokenFindings(claims: TokenClaims | undefined): string {
   return found.length ? ` ${found.join(' ')}` : '';
 }
 
+/** 535 5.7.3 for a delegated token: the signed-in user may not sign in as the mailbox, or the token lacks SMTP.Send. */
+function delegatedRefused(reply: UpstreamReply, ctx: SmtpRefusalContext, claims: TokenClaims): Outcome {
+  const user = claims.upn ?? 'the signed-in user';
+  const scopes = (claims.scp ?? '').split(' ').filter(Boolean);
+  const findings = [
+    ...(claims.aud && claims.aud.replace(/\/$/, '') !== 'https://outlook.office.com' ? [`The token is for ${claims.aud}, not https://outlook.office.com.`] : []),
+    ...(!scopes.includes('SMTP.Send') ? [`The token carries no SMTP.Send scope (scopes: ${scopes.join(', ') || 'none'}).`] : []),
+  ];
+  const other = claims.upn && claims.upn.toLowerCase() !== mailbox(ctx).toLowerCase();
+  return routeBroken(
+    reply,
+    `Exchange Online refused the token of ${user} for ${mailbox(ctx)} (${status(reply)} Authentication unsuccessful). A signed-in user's token needs the scope SMTP.Send for https://outlook.office.com, and XOAUTH2 user= must be that user or a mailbox the user has FullAccess on.${other ? ` ${user} signs in as ${mailbox(ctx)}, which needs FullAccess.` : ''}${findings.length ? ` ${findings.join(' ')}` : ''}`,
+    other
+      ? `Exchange Online PowerShell: Add-MailboxPermission -Identity ${mailbox(ctx)} -User ${user} -AccessRights FullAccess; or sign in as ${mailbox(ctx)}: relay365 auth login ${ctx.facts.route}.`
+      : `Add the delegated permission SMTP.Send (Office 365 Exchange Online) to the app registration, then sign in again: relay365 auth login ${ctx.facts.route}.`,
+  );
+}
+
 const AUTH_ROWS: Row[] = [
   row(535, '5.7.3', null, (reply, ctx) =>
-    routeBroken(reply, `Exchange Online refused the app's token for ${mailbox(ctx)} (${status(reply)} Authentication unsuccessful). It signs an app in only when the token is for ${SMTP_SCOPE_AUDIENCE} with the role SMTP.SendAsApp, the app is registered in Exchange with New-ServicePrincipal under the enterprise application's object id, and that service principal has FullAccess on ${mailbox(ctx)}.${tokenFindings(ctx.token)}`, fixes.appNotAllowed(ctx.facts, ctx.token?.oid)),
+    ctx.token?.scp !== undefined ? delegatedRefused(reply, ctx, ctx.token) : routeBroken(reply, `Exchange Online refused the app's token for ${mailbox(ctx)} (${status(reply)} Authentication unsuccessful). It signs an app in only when the token is for ${SMTP_SCOPE_AUDIENCE} with the role SMTP.SendAsApp, the app is registered in Exchange with New-ServicePrincipal under the enterprise application's object id, and that service principal has FullAccess on ${mailbox(ctx)}.${tokenFindings(ctx.token)}`, fixes.appNotAllowed(ctx.facts, ctx.token?.oid)),
   ),
   row(535, '5.7.139', /disabled for the Mailbox/i, (reply, ctx) =>
     routeBroken(reply, `SMTP AUTH is disabled for ${mailbox(ctx)} (${status(reply)}: SmtpClientAuthentication is disabled for the Mailbox).`, fixes.smtpAuthDisabledForMailbox(ctx.facts)),

@@ -5,10 +5,11 @@
  * overloaded or throttling defers them (transient, at Retry-After when it gave one).
  */
 import type { UpstreamReply } from '../../queue/store.js';
-import type { AppTokenProvider } from '../../credentials/app-token.js';
+import type { EntraEndpoints } from '../../credentials/entra-endpoints.js';
 import type { TokenError } from '../../credentials/token.js';
 import { outcome, type Outcome } from '../transport.js';
 import type { RouteFacts } from './route-facts.js';
+import { classifyDelegated, signInAgainSteps } from './classify-delegated.js';
 import { appRegistration, certificateUploadSteps, consentSteps, key, networkSteps, newSecretSteps, permissionFor, type EntraFacts } from './fixes-entra.js';
 
 type Row = (e: TokenError, f: EntraFacts) => { verdict?: Outcome['verdict']; diagnosis: string; fix: string };
@@ -16,7 +17,7 @@ type Row = (e: TokenError, f: EntraFacts) => { verdict?: Outcome['verdict']; dia
 const appName = (f: EntraFacts) => `app ${f.clientId ?? '?'}`;
 const tenantName = (f: EntraFacts) => `tenant ${f.tenant ?? '?'}`;
 const defaultScope = (f: EntraFacts) => (f.transport === 'graph' ? 'https://graph.microsoft.com/.default' : 'https://outlook.office365.com/.default');
-const signInAgain = (f: EntraFacts) => `Sign the route's user in again; if this keeps happening, use app-only credentials (${key(f, 'credentials')}: clientSecret or certificate), which need no user sign-in.`;
+const signInAgain = (f: EntraFacts) => `${signInAgainSteps(f)} If this keeps happening, use app-only credentials (${key(f, 'credentials')}: clientSecret or certificate), which need no user sign-in.`;
 
 /** AADSTS number → what it means for this route. */
 const AADSTS: Record<string, Row> = {
@@ -87,6 +88,8 @@ export function classifyTokenError(e: TokenError, f: EntraFacts, now: number = D
   if (e.error === 'throttled' || e.aadsts === '90033') {
     return outcome('transient', `Entra ID is temporarily unavailable (${e.message}).`, { reply, retryAt });
   }
+  const delegated = f.flow === 'delegated' ? classifyDelegated(e, f) : null;
+  if (delegated) return outcome('route-broken', delegated.diagnosis, { reply, fix: delegated.fix });
   const row = e.aadsts !== null ? AADSTS[e.aadsts] : undefined;
   if (row) {
     const r = row(e, f);
@@ -103,14 +106,23 @@ export function classifyTokenError(e: TokenError, f: EntraFacts, now: number = D
   return outcome('transient', `No token for ${appName(f)}: ${e.message}`, { reply });
 }
 
+/** What the fixes need to know of a route's token provider (app-only or delegated). */
+export interface TokenProviderFacts {
+  endpoints: EntraEndpoints;
+  scopes: readonly string[];
+  credential: { kind: 'secret' | 'certificate' | 'none'; certificate?: { sha1Thumbprint: string; sha256Thumbprint: string } };
+  flow?: 'app-only' | 'delegated';
+}
+
 /** The facts the token fixes need, from the route's facts and its token provider. */
-export function entraFacts(base: RouteFacts, provider: Pick<AppTokenProvider, 'endpoints' | 'scopes' | 'credential'>, certFile?: string): EntraFacts {
+export function entraFacts(base: RouteFacts, provider: TokenProviderFacts, certFile?: string): EntraFacts {
   const c = provider.credential;
   return {
     ...base,
     adminConsentUrl: provider.endpoints.adminConsentUrl,
     authorityHost: provider.endpoints.host,
     scopes: provider.scopes,
+    flow: provider.flow ?? 'app-only',
     credential: { kind: c.kind, ...(c.certificate ? { sha1Thumbprint: c.certificate.sha1Thumbprint, sha256Thumbprint: c.certificate.sha256Thumbprint } : {}), ...(certFile ? { certFile } : {}) },
   };
 }

@@ -14,7 +14,11 @@ export interface EntraFacts extends RouteFacts {
   authorityHost?: string;
   /** The scopes the route asks tokens for. */
   scopes?: readonly string[];
-  credential?: { kind: 'secret' | 'certificate'; sha1Thumbprint?: string; sha256Thumbprint?: string; certFile?: string };
+  credential?: { kind: 'secret' | 'certificate' | 'none'; sha1Thumbprint?: string; sha256Thumbprint?: string; certFile?: string };
+  /** app-only (client credentials) or delegated (a user signed in; classify-delegated.ts). */
+  flow?: 'app-only' | 'delegated';
+  /** The account of a delegated route's sign-in, when known. */
+  signedInAs?: string;
 }
 
 export const key = (f: RouteFacts, path: string) => `routes.${f.route}.${path}`;

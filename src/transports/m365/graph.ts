@@ -15,9 +15,8 @@
 import type { Agent } from 'node:https';
 import type { Logger } from 'pino';
 import type { GraphRouteConfig } from '../../config/routes.js';
-import { createAppTokenProvider, type AppTokenProvider } from '../../credentials/app-token.js';
+import { createRouteTokenProvider, type RouteTokenProvider } from '../../credentials/providers.js';
 import { readCaCertificates } from '../../credentials/ca.js';
-import { graphScopes } from '../../credentials/scopes.js';
 import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Pacing, type Transport, type TransportContext } from '../transport.js';
 import { classifyGraphFailure, type GraphFacts, type GraphFailure } from './classify-graph.js';
 import { entraFacts } from './classify-token.js';
@@ -39,7 +38,7 @@ export class GraphTransport implements Transport {
   readonly kind = 'graph';
   readonly pacing: Pacing;
   readonly warnings: readonly string[];
-  private readonly tokens: AppTokenProvider;
+  private readonly tokens: RouteTokenProvider;
   private readonly agent: Agent;
   private readonly api: GraphApi;
   private readonly facts: GraphFacts;
@@ -52,7 +51,7 @@ export class GraphTransport implements Transport {
   ) {
     this.log = ctx.log.child({ route, transport: 'graph', mailbox: config.mailbox });
     const concurrency = (pacingOf(config) as Pacing).concurrency;
-    this.tokens = createAppTokenProvider(config.credentials, { scopes: graphScopes(config.credentials, config.endpoint), extraCa: config.ca, log: this.log, route });
+    this.tokens = createRouteTokenProvider({ route, transport: 'graph', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, endpoint: config.endpoint, log: this.log, signIns: ctx.signIns, tokenCache: ctx.tokenCache });
     this.agent = graphAgent(readCaCertificates(config.ca), concurrency);
     this.api = new GraphApi({ endpoint: config.endpoint, mailbox: config.mailbox, tokens: this.tokens, agent: this.agent, limiter: new RequestLimiter(concurrency), log: this.log, timeoutMs: REQUEST_TIMEOUT_MS });
     const base = { route, transport: 'graph' as const, mailbox: config.mailbox, tenant: config.credentials.tenant, clientId: config.credentials.clientId, endpoint: config.endpoint };

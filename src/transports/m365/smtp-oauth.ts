@@ -7,8 +7,8 @@
  * once more with a new one; only a second 535 5.7.3 is the route's configuration.
  */
 import type { SmtpOAuthRouteConfig } from '../../config/schema.js';
-import { createAppTokenProvider, type AppTokenProvider } from '../../credentials/app-token.js';
-import { smtpScopes } from '../../credentials/scopes.js';
+import type { AppTokenProvider } from '../../credentials/app-token.js';
+import { createRouteTokenProvider, type RouteTokenProvider } from '../../credentials/providers.js';
 import { TokenError, type AccessToken, type TokenProvider } from '../../credentials/token.js';
 import { parseReply, type SmtpError } from '../smtp-reply.js';
 import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Outcome, type Pacing, type Transport, type TransportContext } from '../transport.js';
@@ -25,6 +25,8 @@ export function tokenClaims(token: string): TokenClaims | undefined {
       ...(typeof payload.aud === 'string' ? { aud: payload.aud } : {}),
       roles,
       ...(typeof payload.oid === 'string' ? { oid: payload.oid } : {}),
+      ...(typeof payload.scp === 'string' ? { scp: payload.scp } : {}),
+      ...(typeof payload.upn === 'string' ? { upn: payload.upn } : {}),
     };
   } catch {
     return undefined; // not a JWT: nothing to add to the diagnosis
@@ -38,7 +40,7 @@ const isTokenRefusal = (err: SmtpError | null): boolean => {
 };
 
 /** What the transport needs of its tokens; an app-only provider also says how it is configured (for the fixes). */
-export type SmtpTokenSource = TokenProvider & Partial<Pick<AppTokenProvider, 'endpoints' | 'scopes' | 'credential' | 'close'>>;
+export type SmtpTokenSource = TokenProvider & (Partial<Pick<AppTokenProvider, 'endpoints' | 'scopes' | 'credential' | 'close'>> | RouteTokenProvider);
 
 export class SmtpOAuthTransport implements Transport {
   readonly kind = 'smtp-oauth';
@@ -100,7 +102,8 @@ export class SmtpOAuthTransport implements Transport {
   private tokenFailure(error: unknown): Outcome {
     if (!(error instanceof TokenError)) return outcome('transient', `relay365 could not get a token for ${this.submission.facts.mailbox}: ${(error as Error).message}`);
     const { endpoints, scopes, credential } = this.tokens;
-    const facts = endpoints && scopes && credential ? entraFacts(this.submission.facts, { endpoints, scopes, credential }) : this.submission.facts;
+    const flow = 'flow' in this.tokens ? this.tokens.flow : undefined;
+    const facts = endpoints && scopes && credential ? entraFacts(this.submission.facts, { endpoints, scopes, credential, ...(flow ? { flow } : {}) }) : this.submission.facts;
     return classifyTokenError(error, facts);
   }
 
@@ -110,8 +113,12 @@ export class SmtpOAuthTransport implements Transport {
   }
 }
 
-/** The route's transport with its own app-only token provider (scope https://outlook.office365.com/.default unless overridden). */
+/**
+ * The route's transport with its own token provider: app-only (scope
+ * https://outlook.office365.com/.default unless overridden) or delegated (the signed-in user's
+ * https://outlook.office.com/SMTP.Send), as credentials.flow says.
+ */
 export function createSmtpOAuthTransport(route: string, config: SmtpOAuthRouteConfig, ctx: TransportContext): SmtpOAuthTransport {
-  const tokens = createAppTokenProvider(config.credentials, { scopes: smtpScopes(config.credentials), extraCa: config.ca, log: ctx.log.child({ route }), route });
+  const tokens = createRouteTokenProvider({ route, transport: 'smtp-oauth', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, log: ctx.log.child({ route }), signIns: ctx.signIns, tokenCache: ctx.tokenCache });
   return new SmtpOAuthTransport(route, config, ctx, tokens);
 }

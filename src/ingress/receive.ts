@@ -1,0 +1,137 @@
+/**
+ * Taking a message in: the client's DATA streams through the line-ending guard (and, when
+ * the app has From rules, the From reader/rewriter) into the store's body writer; then the
+ * size and From are checked against the app, its budget reserved, and the message, its
+ * envelope and its body committed — only then is the answer 250. Anything short of that
+ * gets a reply that says what went wrong, and nothing is kept.
+ */
+import type { Transform, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { ListenerConfig } from '../config/schema.js';
+import type { DeliveryIntake } from '../delivery/scheduler.js';
+import { fromHeaderStream, type ParsedAddress } from '../mime/from-header.js';
+import type { App } from '../policy/apps.js';
+import type { Door, Refusal } from '../policy/door.js';
+import { newMessageId } from '../queue/ids.js';
+import type { Store } from '../queue/store.js';
+import { LineEndingGuard } from './line-endings.js';
+import { receivedHeader } from './received.js';
+
+export interface ReceiveDeps {
+  store: Store;
+  delivery: DeliveryIntake;
+  door: Door;
+  log: Logger;
+  hostname: string;
+  lifetimeMs: number;
+  listener: string;
+  config: ListenerConfig;
+}
+
+export type Reply = ({ ok: true; message: string }) | ({ ok: false } & Refusal);
+const no = (code: number, enhanced: string, text: string): Reply => ({ ok: false, code, enhanced, text });
+
+export async function receive(stream: SMTPServerDataStream, session: SMTPServerSession, app: App, deps: ReceiveDeps): Promise<Reply> {
+  const receivedAt = Date.now();
+  const id = newMessageId(receivedAt);
+  const log = deps.log.child({ msgId: id, app: app.name });
+  const writer = deps.store.createBodyWriter(id);
+  const guard = new LineEndingGuard(deps.config.bareLineEndings);
+  let headerFrom: ParsedAddress | null = null;
+  const rewrite = app.config.rewrite;
+  const headers = deps.door.readsFrom(app)
+    ? fromHeaderStream({ onFrom: (from) => (headerFrom = from), rewriteTo: rewrite?.from ? rewrite.to : undefined })
+    : null;
+  try {
+    await pump(stream, guard, headers, writer);
+    if (stream.sizeExceeded) {
+      await writer.abort(); // smtp-server answers 552 5.3.4 itself
+      log.info({ size: stream.byteLength, limit: deps.config.maxMessageSize }, 'refused: message too large');
+      return no(552, '5.3.4', 'Message size exceeds fixed maximum message size');
+    }
+    if (guard.violation) {
+      await writer.abort();
+      log.info({ client: session.remoteAddress, violation: guard.violation }, 'refused: bare line ending in DATA');
+      return no(550, '5.5.2', `Message refused: ${guard.violation} received; lines must end in CRLF (listener "${deps.listener}" has bareLineEndings: reject)`);
+    }
+    const envelope = session.envelope;
+    const policy = await deps.door.afterData(app, stream.byteLength, (headerFrom as ParsedAddress | null)?.address ?? null, envelope.rcptTo.length);
+    if (policy) {
+      await writer.abort();
+      log.info({ client: session.remoteAddress, reply: `${policy.code} ${policy.enhanced} ${policy.text}` }, 'refused by the app\'s rules');
+      return { ok: false, ...policy };
+    }
+    const body = await writer.stored;
+    const given = envelope.mailFrom ? envelope.mailFrom.address : '';
+    const mailFrom = rewrite?.envelope && given ? rewrite.to : given;
+    const recipients = envelope.rcptTo.map((r) => ({ address: r.address, params: r.args || {} }));
+    const tls = session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null;
+    const lease = deps.delivery.reserve();
+    const accepted = await deps.store
+      .accept(
+        {
+          id,
+          receivedAt,
+          listener: deps.listener,
+          clientAddress: session.remoteAddress,
+          clientHelo: session.hostNameAppearsAs || null,
+          tls: tls ? `${tls.protocol} ${tls.cipher}` : null,
+          app: app.name,
+          mailFrom,
+          mailParams: (envelope.mailFrom && envelope.mailFrom.args) || {},
+          recipients,
+          receivedHeader: receivedHeader({
+            helo: session.hostNameAppearsAs || null,
+            clientAddress: session.remoteAddress,
+            hostname: deps.hostname,
+            id,
+            tls,
+            authenticated: typeof session.user === 'string',
+            recipients: recipients.map((r) => r.address),
+            date: new Date(receivedAt),
+          }),
+          expiresAt: receivedAt + deps.lifetimeMs,
+        },
+        body,
+        lease ?? undefined,
+      )
+      .catch((err: unknown) => {
+        if (lease) deps.delivery.unreserve();
+        throw err;
+      });
+    log.info({ from: mailFrom, rcpts: recipients.length, size: body.size, client: session.remoteAddress }, 'queued');
+    if (lease) deps.delivery.deliverNow(accepted);
+    else deps.delivery.queued();
+    return { ok: true, message: `Ok: queued as ${id}` };
+  } catch (err) {
+    await writer.abort().catch(() => undefined);
+    if (stream.destroyed && !stream.readableEnded) {
+      log.info({ client: session.remoteAddress }, 'client went away during DATA; nothing kept');
+      return no(421, '4.4.2', 'Connection lost during DATA');
+    }
+    log.error({ err }, 'could not store the message; the client was told to try again');
+    return no(452, '4.3.1', 'Insufficient system storage: the message could not be stored; try again later');
+  }
+}
+
+/**
+ * stream -> guard [-> From reader/rewriter] -> writer, settling when the writer has finished
+ * or anything failed. (stream.pipeline does the same but allocates an AbortController per
+ * call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
+ */
+function pump(stream: SMTPServerDataStream, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
+    stream.once('error', fail);
+    stream.once('close', () => {
+      if (!stream.readableEnded) fail(null);
+    });
+    for (const stage of [guard, from?.input, from?.output]) stage?.once('error', fail);
+    writer.once('error', fail);
+    writer.once('finish', () => resolve());
+    stream.pipe(guard);
+    const last = from ? (guard.pipe(from.input), from.output) : guard;
+    last.pipe(writer);
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * The door: every decision the SMTP listeners make about who may send what, in one place,
+ * called from smtp-server's hooks (ingress/listener.ts). Each answer is either the go-ahead
+ * (with the address as relay365 will keep it) or a refusal that names the address and the
+ * rule — a relay that accepts what it should not only moves the error where no one looks.
+ */
+import type { Logger } from 'pino';
+import type { ProtectionConfig } from '../config/schema.js';
+import type { Store } from '../queue/store.js';
+import { AppDirectory, type App } from './apps.js';
+import type { Predictions } from './predict.js';
+import { AuthFailures, ConnectionsPerAddress } from './protection.js';
+import { checkHeaderFrom, checkRecipient, checkSender, withDefaultDomain, type Refusal } from './rules.js';
+
+export type { Refusal } from './rules.js';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+export class Door {
+  private readonly failures: AuthFailures;
+  private readonly connections: ConnectionsPerAddress;
+
+  constructor(
+    readonly apps: AppDirectory,
+    private readonly predictions: Predictions,
+    private readonly store: Store,
+    protection: ProtectionConfig,
+    private readonly log: Logger,
+  ) {
+    this.failures = new AuthFailures(protection.authFailures);
+    this.connections = new ConnectionsPerAddress(protection.connectionsPerAddress);
+  }
+
+  /** A new connection; on success it holds a place for its address until disconnect(). */
+  connect(address: string, listener: { name: string; restricted: boolean }): Refusal | null {
+    const cooling = this.failures.coolingDownUntil(address);
+    if (cooling) return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(cooling).toISOString()}` };
+    if (listener.restricted && !this.apps.isKnownAddress(address)) {
+      return { code: 554, enhanced: '5.7.1', text: `${address} may not use this relay: listener ${listener.name} only takes connections from the networks of configured apps` };
+    }
+    if (!this.connections.take(address)) return { code: 421, enhanced: '4.7.0', text: `Too many connections from ${address}; try again in a moment` };
+    return null;
+  }
+
+  disconnect(address: string): void {
+    this.connections.release(address);
+  }
+
+  async authenticate(user: string, password: string, address: string): Promise<App | Refusal> {
+    const app = await this.apps.authenticate(user, password);
+    if (app) {
+      this.failures.succeed(address);
+      return app;
+    }
+    const coolDown = this.failures.fail(address);
+    this.log.warn({ client: address, user, coolDownUntil: coolDown ? new Date(coolDown).toISOString() : undefined }, 'AUTH failed');
+    if (coolDown) return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(coolDown).toISOString()}` };
+    return { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
+  }
+
+  /** The app of a session: the one it authenticated as, or the one its address belongs to. */
+  appOf(session: { user?: unknown; remoteAddress: string }): App | undefined {
+    return typeof session.user === 'string' ? this.apps.get(session.user) : this.apps.byAddress(session.remoteAddress);
+  }
+
+  async mailFrom(session: { user?: unknown; remoteAddress: string }, address: string, declaredSize: number | null): Promise<{ app: App; address: string } | Refusal> {
+    const app = this.appOf(session);
+    if (!app) return { code: 530, enhanced: '5.7.0', text: `Authentication required: ${session.remoteAddress} is not in the networks of any app, so it must AUTH` };
+    const sender = withDefaultDomain(app, address);
+    const refusal = checkSender(app, sender) ?? this.predictions.sender(app, sender);
+    if (refusal) return refusal;
+    const max = app.config.limits.maxMessageSize;
+    if (max !== undefined && declaredSize !== null && declaredSize > max) return tooLarge(app, max);
+    const perMinute = app.config.limits.messagesPerMinute;
+    if (perMinute !== undefined) {
+      const usage = await this.store.sendUsage(`app:${app.name}`, Date.now(), this.limits(app));
+      if (usage.messagesThisMinute >= perMinute) return rateRefusal(app, 'messages', usage.messagesThisMinute, null);
+    }
+    return { app, address: sender };
+  }
+
+  rcptTo(app: App, mailFrom: string, address: string, already: number): { address: string } | Refusal {
+    const recipient = withDefaultDomain(app, address);
+    return checkRecipient(app, recipient, already) ?? this.predictions.recipient(app, mailFrom, recipient) ?? { address: recipient };
+  }
+
+  /** After DATA: the message's size and header From, then the app's budget (reserved for this message). */
+  async afterData(app: App, size: number, headerFrom: string | null, recipients: number): Promise<Refusal | null> {
+    const max = app.config.limits.maxMessageSize;
+    if (max !== undefined && size > max) return tooLarge(app, max);
+    const refusal = checkHeaderFrom(app, headerFrom);
+    if (refusal) return refusal;
+    const { messagesPerMinute, recipientsPerDay } = app.config.limits;
+    if (messagesPerMinute === undefined && recipientsPerDay === undefined) return null;
+    const reserved = await this.store.reserveSend(`app:${app.name}`, recipients, Date.now(), this.limits(app));
+    return reserved.ok ? null : rateRefusal(app, reserved.limit, reserved.used, reserved.until);
+  }
+
+  /** Whether DATA must be read for the From header (a check or a rewrite). */
+  readsFrom(app: App): boolean {
+    return app.config.from.length > 0 || Boolean(app.config.rewrite?.from);
+  }
+
+  private limits(app: App) {
+    return { messages: app.config.limits.messagesPerMinute ?? Number.MAX_SAFE_INTEGER, minuteMs: MINUTE, recipients: app.config.limits.recipientsPerDay ?? Number.MAX_SAFE_INTEGER, dayMs: DAY };
+  }
+}
+
+function tooLarge(app: App, max: number): Refusal {
+  return { code: 552, enhanced: '5.3.4', text: `Message too large for app ${app.name}: at most ${max} bytes (apps.${app.name}.limits.maxMessageSize)` };
+}
+
+function rateRefusal(app: App, limit: 'messages' | 'recipients', used: number, until: number | null): Refusal {
+  const rule = limit === 'messages' ? `${used} messages in the last minute (apps.${app.name}.limits.messagesPerMinute)` : `${used} recipients in the last 24 hours (apps.${app.name}.limits.recipientsPerDay)`;
+  return { code: 451, enhanced: '4.7.1', text: `App ${app.name} has sent ${rule}; try again${until ? ` after ${new Date(until).toISOString()}` : ' in a minute'}` };
+}

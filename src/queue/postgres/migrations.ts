@@ -1,0 +1,176 @@
+/**
+ * The PostgreSQL schema, as numbered migrations applied in order when a node opens the
+ * store. Several nodes may start at once: a session advisory lock makes them take turns,
+ * so each migration runs exactly once and a node that waited finds the schema current.
+ * A migration is never edited once released; changes come as a new one.
+ *
+ * Message ids are text in the "C" collation: they sort by arrival byte for byte (paging by
+ * id is paging by time), whatever the database's locale says.
+ */
+import type pg from 'pg';
+import { LOCKS } from './connection.js';
+
+const MIGRATIONS: string[] = [
+  /* 1: messages, their bodies in chunks, recipients, attempts */ `
+  CREATE TABLE messages (
+    id text COLLATE "C" PRIMARY KEY,
+    received_at bigint NOT NULL,
+    listener text NOT NULL,
+    client_address text NOT NULL,
+    client_helo text,
+    tls text,
+    app text,
+    mail_from text NOT NULL,
+    mail_params text NOT NULL,
+    size bigint NOT NULL,
+    sha256 text NOT NULL,
+    received_header text NOT NULL,
+    state text NOT NULL,
+    next_attempt_at bigint,
+    expires_at bigint NOT NULL,
+    lease_owner text,
+    lease_until bigint,
+    attempt_count integer NOT NULL DEFAULT 0,
+    last_error text,
+    updated_at bigint NOT NULL
+  );
+  CREATE INDEX messages_due ON messages (next_attempt_at) WHERE state IN ('queued', 'deferred');
+  CREATE INDEX messages_leases ON messages (lease_until) WHERE state = 'sending';
+  CREATE INDEX messages_expiry ON messages (expires_at) WHERE state IN ('queued', 'deferred', 'held');
+  CREATE INDEX messages_final ON messages (updated_at) WHERE state IN ('delivered', 'failed', 'cancelled');
+  CREATE INDEX messages_state ON messages (state, id);
+  CREATE INDEX messages_app ON messages (app, id);
+
+  -- Bodies in chunks of at most CHUNK_BYTES, written as they stream in (before the message
+  -- row exists, hence no foreign key) and read back one chunk at a time. EXTERNAL: stored
+  -- out of line without compression, which mostly base64 mail would not repay.
+  CREATE TABLE body_chunks (
+    message_id text COLLATE "C" NOT NULL,
+    seq integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (message_id, seq)
+  );
+  ALTER TABLE body_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+  -- Bodies being written whose message is not committed yet: what a crash leaves behind
+  -- is found here and removed by maintenance.
+  CREATE TABLE body_uploads (
+    message_id text COLLATE "C" PRIMARY KEY,
+    started_at bigint NOT NULL
+  );
+
+  CREATE TABLE recipients (
+    message_id text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    address text NOT NULL,
+    params text NOT NULL,
+    state text NOT NULL,
+    route text,
+    retry_at bigint,
+    reply_code integer,
+    reply_enhanced text,
+    reply_text text,
+    verdict text,
+    diagnosis text,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (message_id, idx)
+  );
+
+  CREATE TABLE attempts (
+    id bigserial PRIMARY KEY,
+    message_id text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    attempt integer NOT NULL,
+    recipient_idx integer NOT NULL,
+    started_at bigint NOT NULL,
+    duration_ms integer NOT NULL,
+    node text NOT NULL,
+    route text NOT NULL,
+    transport text NOT NULL,
+    verdict text NOT NULL,
+    reply_code integer,
+    reply_enhanced text,
+    reply_text text,
+    diagnosis text,
+    fix text
+  );
+  CREATE INDEX attempts_message ON attempts (message_id, id);
+  `,
+  /* 2: route states, the sending log behind per-mailbox budgets, nodes, shared tokens */ `
+  CREATE TABLE routes (
+    name text PRIMARY KEY,
+    state text NOT NULL,
+    reason text,
+    fix text,
+    since bigint,
+    probe_at bigint,
+    last_success_at bigint,
+    last_failure_at bigint,
+    last_error text,
+    updated_at bigint NOT NULL
+  );
+
+  CREATE TABLE sends (
+    id bigserial PRIMARY KEY,
+    key text NOT NULL,
+    at bigint NOT NULL,
+    recipients integer NOT NULL
+  );
+  CREATE INDEX sends_key_at ON sends (key, at);
+  CREATE INDEX sends_at ON sends (at);
+
+  CREATE TABLE nodes (
+    name text PRIMARY KEY,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    version text NOT NULL,
+    started_at bigint NOT NULL,
+    heartbeat_at bigint NOT NULL,
+    stopped_at bigint
+  );
+
+  -- App-only access tokens one node fetched for all (value: opaque, as the provider gives it).
+  CREATE TABLE access_tokens (
+    key text PRIMARY KEY,
+    value text,
+    expires_at bigint,
+    updated_at bigint NOT NULL
+  );
+
+  -- Delegated sign-ins: each route's sealed msal-node token cache, versioned (compare-and-set).
+  CREATE TABLE token_caches (
+    route text PRIMARY KEY,
+    data text NOT NULL,
+    version integer NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  try {
+    // Waits while another node migrates. The lock belongs to this session: released below, or
+    // with the connection, which is closed rather than reused when anything failed.
+    await client.query('SELECT pg_advisory_lock($1, $2)', [LOCKS.class, LOCKS.migrate]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)');
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_version');
+    const current = rows[0]?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`the store's schema is version ${current}, newer than this relay365 knows (${MIGRATIONS.length}); upgrade relay365 on this node`);
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      await client.query('BEGIN');
+      await client.query(MIGRATIONS[version - 1] as string);
+      await client.query('INSERT INTO schema_version (version) VALUES ($1)', [version]);
+      await client.query('COMMIT');
+    }
+    await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCKS.class, LOCKS.migrate]);
+  } catch (err) {
+    failed = err as Error;
+    throw err;
+  } finally {
+    client.release(failed);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Who may send what, decided at the SMTP door with replies the sending application logs:
+ * an open-relay battery, sender and recipient rules, SCOT's default domain, rewriting,
+ * per-app rate limits, the AUTH brute-force cool-down and an IPv6 allow-list entry.
+ */
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/policy/passwords.js';
+import { startSink, until, type Sink } from '../helpers/sink.js';
+import { SmtpTalk } from '../helpers/smtp-talk.js';
+import { routeTo, startTestRelay, type TestRelay } from '../helpers/relay.js';
+
+let sink: Sink;
+let relay: TestRelay;
+let v4: number; // listener on 127.0.0.1
+let v6: number; // listener on ::1
+
+beforeAll(async () => {
+  sink = await startSink();
+  relay = await startTestRelay({
+    listeners: {
+      v4: { host: '127.0.0.1', port: 0 },
+      v6: { host: '::1', port: 0, tls: { mode: 'none' } },
+    },
+    apps: {
+      erp: { auth: { passwordHash: await hashPassword('erp-secret') }, senders: ['*@contoso.example'], from: ['*@contoso.example'], limits: { messagesPerMinute: 3 } },
+      scot: { networks: ['::1'], defaultDomain: 'contoso.example', recipients: { denyDomains: ['example.org'] }, rewrite: { to: 'sap@contoso.example', envelope: true, from: true } },
+    },
+    protection: { authFailures: { max: 3, window: '1m', coolDown: '1m' } },
+    routes: { upstream: routeTo(sink.port) },
+  });
+  v4 = relay.relay.listeners.get('v4')!.port;
+  v6 = relay.relay.listeners.get('v6')!.port;
+});
+afterAll(async () => {
+  await relay.stop();
+  await sink.stop();
+});
+
+async function greeted(port: number, host = '127.0.0.1') {
+  const talk = await SmtpTalk.open(port, host);
+  await talk.reply();
+  await talk.command('EHLO app.example');
+  return talk;
+}
+
+function client(auth?: { user: string; pass: string }) {
+  return nodemailer.createTransport({ host: '127.0.0.1', port: v4, requireTLS: true, tls: { rejectUnauthorized: false }, auth, logger: false });
+}
+
+describe('the open-relay battery', () => {
+  it('refuses an unauthenticated client from an address no app lists: 530 5.7.0', async () => {
+    const talk = await greeted(v4);
+    expect(await talk.command('MAIL FROM:<spam@example.net>')).toBe(
+      '530 5.7.0 Authentication required: 127.0.0.1 is not in the networks of any app, so it must AUTH',
+    );
+    talk.close();
+  });
+
+  it('refuses AUTH before STARTTLS: 530 5.7.0', async () => {
+    const talk = await greeted(v4);
+    expect(await talk.command(`AUTH PLAIN ${Buffer.from('\0erp\0erp-secret').toString('base64')}`)).toBe('530 5.7.0 Must issue a STARTTLS command first');
+    talk.close();
+  });
+
+  it('refuses a wrong password: 535 5.7.8, and the message is not taken', async () => {
+    const c = client({ user: 'erp', pass: 'guess' });
+    await expect(c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: 'Subject: x\r\n\r\ny\r\n' })).rejects.toMatchObject({
+      responseCode: 535,
+      response: '535 5.7.8 Authentication credentials invalid',
+    });
+    c.close();
+  });
+
+  it('refuses a listed address sending to a denied domain: 550 5.7.1 naming the rule', async () => {
+    const talk = await greeted(v6, '::1');
+    expect(await talk.command('MAIL FROM:<sapadmin>')).toMatch(/^250 /);
+    expect(await talk.command('RCPT TO:<someone@example.org>')).toBe(
+      '550 5.7.1 Recipient domain example.org is not allowed for app scot (apps.scot.recipients.denyDomains)',
+    );
+    talk.close();
+  });
+});
+
+describe('an authenticated app', () => {
+  it('sends as its allowed senders, and is refused another sender or header From', async () => {
+    const c = client({ user: 'erp', pass: 'erp-secret' });
+    const ok = await c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: 'From: erp@contoso.example\r\nSubject: ok\r\n\r\nok\r\n' });
+    expect(ok.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    const id = /queued as (\S+)/.exec(String(ok.response))?.[1] as string;
+    expect((await relay.relay.store.get(id))?.app).toBe('erp');
+    expect((await relay.relay.store.list({ limit: 10, app: 'erp' })).map((m) => m.id)).toContain(id);
+
+    await expect(c.sendMail({ envelope: { from: 'ceo@fabrikam.example', to: ['anna@contoso.example'] }, raw: 'Subject: x\r\n\r\nx\r\n' })).rejects.toMatchObject({
+      response: '550 5.7.1 Sender <ceo@fabrikam.example> is not allowed for app erp (apps.erp.senders: *@contoso.example)',
+    });
+    await expect(c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: 'From: CEO <ceo@fabrikam.example>\r\nSubject: x\r\n\r\nx\r\n' })).rejects.toMatchObject({
+      response: '550 5.7.1 Header From <ceo@fabrikam.example> is not allowed for app erp (apps.erp.from: *@contoso.example)',
+    });
+    c.close();
+  });
+
+  it('is held to its messages per minute with 451 4.7.1 and the reason', async () => {
+    const c = client({ user: 'erp', pass: 'erp-secret' });
+    const send = () => c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: 'From: erp@contoso.example\r\nSubject: rate\r\n\r\nx\r\n' });
+    const results = await Promise.allSettled([send(), send(), send(), send(), send()]);
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.response as string);
+    expect(refused.length).toBeGreaterThanOrEqual(2); // 3 per minute, one already sent above
+    expect(refused[0]).toMatch(/^451 4\.7\.1 App erp has sent \d messages in the last minute \(apps\.erp\.limits\.messagesPerMinute\); try again/);
+    c.close();
+  });
+});
+
+describe('an app recognised by its address (IPv6 ::1)', () => {
+  it('appends the default domain and sends as the configured mailbox, keeping the original From as Reply-To', async () => {
+    const talk = await greeted(v6, '::1');
+    expect(await talk.command('MAIL FROM:<sapadmin>')).toMatch(/^250 /);
+    expect(await talk.command('RCPT TO:<john>')).toMatch(/^250 /);
+    expect(await talk.command('DATA')).toMatch(/^354/);
+    expect(await talk.command('From: SAP System <sapadmin@localhost>\r\nSubject: Job finished\r\n\r\nJob ZFI done.\r\n.')).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    talk.close();
+    const arrived = () => sink.messages.find((m) => m.raw.toString().includes('Job ZFI done.'));
+    await until(() => arrived() !== undefined, 10_000, () => 'the message did not arrive');
+    const message = arrived()!;
+    expect(message.from).toBe('sap@contoso.example');
+    expect(message.to).toEqual(['john@contoso.example']);
+    const text = message.raw.toString();
+    expect(text).toContain('From: "SAP System" <sap@contoso.example>\r\n');
+    expect(text).toContain('Reply-To: "SAP System" <sapadmin@localhost>\r\n');
+  });
+
+  it('is not that app over IPv4: the same client from 127.0.0.1 must AUTH', async () => {
+    const talk = await greeted(v4);
+    expect(await talk.command('MAIL FROM:<sapadmin>')).toMatch(/^530 5\.7\.0 /);
+    talk.close();
+  });
+});
+
+describe('password guessing', () => {
+  it('cools an address down after repeated AUTH failures, whatever it tries next', async () => {
+    const tries = [];
+    for (let i = 0; i < 3; i++) {
+      const c = client({ user: 'erp', pass: `guess-${i}` });
+      tries.push(await c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['a@contoso.example'] }, raw: 'x\r\n' }).catch((e: { response?: string }) => e.response));
+      c.close();
+    }
+    expect(tries.slice(0, 2)).toEqual(['535 5.7.8 Authentication credentials invalid', '535 5.7.8 Authentication credentials invalid']);
+    expect(tries[2]).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1; try again after /);
+    const talk = await SmtpTalk.open(v4);
+    expect(await talk.reply()).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1/);
+    talk.close();
+    expect(relay.logs.filter((l) => l.msg === 'AUTH failed').map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/guess-/);
+  });
+});

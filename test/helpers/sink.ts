@@ -89,7 +89,7 @@ export async function startSink(behaviour: SinkBehaviour = {}, options: SinkOpti
   };
 
   function create(): SMTPServer {
-    return new SMTPServer({
+    const created = new SMTPServer({
       logger: false,
       authOptional: !options.auth,
       disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(options.tls ? [] : ['STARTTLS'])],
@@ -132,6 +132,10 @@ export async function startSink(behaviour: SinkBehaviour = {}, options: SinkOpti
         });
       },
     });
+    // A client that dies mid-session (a relay node killed on purpose) resets its socket:
+    // smtp-server reports that as a server 'error', which is the client's business, not the sink's.
+    created.on('error', () => {});
+    return created;
   }
 
   server = create();

@@ -62,6 +62,8 @@ export async function startRelay(settings: RelaySettings): Promise<RelayChild> {
       sink: { transport: 'smarthost', host: '127.0.0.1', port: settings.sinkPort, tls: 'none', maxConnections: settings.upstreamConnections },
     },
     delivery: { concurrency: settings.concurrency },
+    // Several nodes run side by side: each its own console port.
+    admin: { port: 0 },
     log: { level: settings.logLevel },
   };
   writeFileSync(config, `${JSON.stringify(document, null, 2)}\n`);

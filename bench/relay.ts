@@ -65,6 +65,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBig } from './big.js';
+import { runConsoleList } from './console-list.js';
 import { runThroughput, type ThroughputReport } from './throughput.js';
 import { nodesSummary } from './report.js';
 import { storeRuns } from './store-runs.js';
@@ -176,6 +177,8 @@ function options(argv: string[]): BenchOptions | null {
 }
 
 async function main(): Promise<number> {
+  // `npm run bench -- console-list`: the admin API's message list over a big store (console-list.ts).
+  if (process.argv[2] === 'console-list') return runConsoleList(process.argv.slice(3));
   let opts: BenchOptions | null;
   try {
     opts = options(process.argv.slice(2));

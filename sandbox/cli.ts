@@ -1,26 +1,29 @@
 // relay365 sandbox: run the Microsoft 365 sandbox until interrupted.
 //
-// Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT]
+// Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT] [--dns-port PORT]
 //   --tenant FILE      tenant file (YAML or JSON); default: the bundled contoso.example demo tenant
 //   --data DIR         where the CA, keys, grants and mail are kept; default ./data/sandbox
 //   --host ADDRESS     address to listen on; default 127.0.0.1
 //   --https-port PORT  HTTPS port for Entra ID, Graph and the sandbox page; default 9443
 //   --submission-port PORT  SMTP client submission (smtp.office365.com:587); default 5587
 //   --mx-port PORT     SMTP MX (<tenant>.mail.protection.outlook.com:25); default 5025
+//   --dns-port PORT    DNS (UDP) with the tenant's MX and SPF records, for relay365 doctor; default 5053
 // It prints the URLs and the CA certificate's path, and stops on Ctrl-C (SIGINT) or SIGTERM.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATA_DIR, DEFAULT_HTTPS_PORT } from './options.js';
 import { DEFAULT_MX_PORT, DEFAULT_SUBMISSION_PORT } from './smtp/settings.js';
 import { startSandbox } from './index.js';
+import { DEFAULT_DNS_PORT } from './dns/service.js';
 
-const USAGE = `Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT]
+const USAGE = `Usage: relay365 sandbox [--tenant FILE] [--data DIR] [--host ADDRESS] [--https-port PORT] [--submission-port PORT] [--mx-port PORT] [--dns-port PORT]
   --tenant FILE      tenant file (YAML or JSON); default: the bundled contoso.example demo tenant
   --data DIR         where the CA, keys, grants and mail are kept; default ${DEFAULT_DATA_DIR}
   --host ADDRESS     address to listen on; default 127.0.0.1
   --https-port PORT  HTTPS port for Entra ID, Graph and the sandbox page; default ${DEFAULT_HTTPS_PORT}
   --submission-port PORT  SMTP client submission (smtp.office365.com:587); default ${DEFAULT_SUBMISSION_PORT}
-  --mx-port PORT     SMTP MX (<tenant>.mail.protection.outlook.com:25); default ${DEFAULT_MX_PORT}`;
+  --mx-port PORT     SMTP MX (<tenant>.mail.protection.outlook.com:25); default ${DEFAULT_MX_PORT}
+  --dns-port PORT    DNS (UDP) with the tenant's MX and SPF records, for relay365 doctor; default ${DEFAULT_DNS_PORT}`;
 
 /** Runs the sandbox; resolves with the exit code once it has stopped (after SIGINT/SIGTERM). */
 export async function runSandboxCli(argv: string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
@@ -35,6 +38,7 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
         'https-port': { type: 'string' },
         'submission-port': { type: 'string' },
         'mx-port': { type: 'string' },
+        'dns-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,6 +67,11 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
     }
     smtpPorts[key] = n;
   }
+  const dnsPort = values['dns-port'] === undefined ? undefined : Number(values['dns-port']);
+  if (dnsPort !== undefined && !(Number.isInteger(dnsPort) && dnsPort >= 0 && dnsPort < 65536)) {
+    out(`--dns-port must be a port number, got ${values['dns-port']}\n${USAGE}`);
+    return 2;
+  }
   let sandbox;
   try {
     sandbox = await startSandbox({
@@ -71,6 +80,7 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
       ...(values.host ? { host: values.host } : {}),
       ...(port !== undefined ? { httpsPort: port } : {}),
       smtp: smtpPorts,
+      ...(dnsPort !== undefined ? { dns: { port: dnsPort } } : {}),
       log: out,
     });
   } catch (e) {
@@ -84,6 +94,7 @@ export async function runSandboxCli(argv: string[], out: (line: string) => void 
   out(`  Sandbox API          ${urls.api}`);
   out(`  SMTP submission      ${sandbox.ports.submission ?? 'not running'}`);
   out(`  SMTP MX              ${sandbox.ports.mx ?? 'not running'}`);
+  out(`  DNS (udp)            ${sandbox.ports.dns ?? 'not running'}  (relay365 doctor: doctor.dnsServers)`);
   out(`  Trust the CA with    NODE_EXTRA_CA_CERTS=${sandbox.caPath}  (or relay365's extra CA setting)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

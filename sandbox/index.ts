@@ -65,7 +65,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   context.urls = sandboxUrls(`https://${opts.publicHost}:${http.port}`, () => tenant.current.tenantId);
 
   const started: StartedService[] = [];
-  const ports: SandboxPorts = { https: http.port, submission: null, mx: null };
+  const ports: SandboxPorts = { https: http.port, submission: null, mx: null, dns: null };
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop();
     await http.close();

@@ -28,6 +28,8 @@ export interface SandboxOptions {
   eventLogCapacity?: number;
   /** The SMTP servers (client submission, like smtp.office365.com:587; MX, like <tenant>.mail.protection.outlook.com:25): ports and sending limits. See smtp/settings.ts. */
   smtp?: SmtpOptions;
+  /** The DNS server (UDP) that answers the tenant's MX and SPF records; see dns/records.ts. */
+  dns?: DnsOptions;
   /** Graph's request and throttling limits (Microsoft's by default); see graph/settings.ts. */
   graph?: Partial<GraphSettings>;
   /** Services to start beside the built-in ones (see services.ts). */
@@ -49,9 +51,19 @@ export interface ResolvedSandboxOptions {
   readonly eventLogCapacity: number;
   readonly smtp: SmtpOptions;
   readonly graph: Partial<GraphSettings>;
+  readonly dns: DnsOptions;
   readonly services: readonly SandboxService[];
   readonly httpPlugins: readonly SandboxHttpPlugin[];
   readonly log: (line: string) => void;
+}
+
+export interface DnsOptions {
+  /** Listening address; default: the sandbox's `host`. */
+  host?: string;
+  /** UDP port; default 5053, or a free port when `httpsPort` is 0. */
+  port?: number;
+  /** The address Microsoft's names and the MX hosts resolve to; default: the listening address (127.0.0.1 for a wildcard). */
+  address?: string;
 }
 
 export const DEFAULT_HTTPS_PORT = 9443;
@@ -70,6 +82,7 @@ export function resolveOptions(o: SandboxOptions = {}): ResolvedSandboxOptions {
     eventLogCapacity: o.eventLogCapacity ?? 5000,
     smtp: o.smtp ?? {},
     graph: o.graph ?? {},
+    dns: o.dns ?? {},
     services: o.services ?? [],
     httpPlugins: o.httpPlugins ?? [],
     log: o.log ?? (() => undefined),

@@ -2,6 +2,7 @@
 // MX) are services. Each gets the shared context, reports the ports it listens on, and is
 // stopped in reverse order when the sandbox stops.
 import type { SandboxContext } from './context.js';
+import { dnsService } from './dns/service.js';
 import { smtpService } from './smtp/service.js';
 
 export interface SandboxPorts {
@@ -10,10 +11,12 @@ export interface SandboxPorts {
   submission: number | null;
   /** MX (<tenant>.mail.protection.outlook.com:25 stand-in); null when not running. */
   mx: number | null;
+  /** The DNS server (UDP) with the tenant's MX and SPF records; null when not running. */
+  dns: number | null;
 }
 
 export interface StartedService {
-  readonly ports?: Partial<Pick<SandboxPorts, 'submission' | 'mx'>>;
+  readonly ports?: Partial<Pick<SandboxPorts, 'submission' | 'mx' | 'dns'>>;
   stop(): Promise<void>;
 }
 
@@ -26,4 +29,4 @@ export interface SandboxService {
  * The services every sandbox starts, in order. The SMTP servers register here (they read their
  * ports from `ctx.options.smtp`); tests and tools can add more with `startSandbox({ services })`.
  */
-export const BUILT_IN_SERVICES: readonly SandboxService[] = [smtpService];
+export const BUILT_IN_SERVICES: readonly SandboxService[] = [smtpService, dnsService];

@@ -6,7 +6,38 @@
 import pino, { type Logger } from 'pino';
 import { SECRET_KEYS } from './config/secrets.js';
 
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+/**
+ * The last log lines this process wrote, as written (secrets already censored): attached to
+ * the admins' "relay365 stopping" mail, as enaio attaches its log files.
+ */
+export class RecentLines {
+  private readonly lines: string[] = [];
+  constructor(private readonly capacity: number) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+  }
+
+  last(n: number): string[] {
+    return n > 0 ? this.lines.slice(-n) : [];
+  }
+}
+
+export const recentLines = new RecentLines(2000);
+
+export function createLogger(level: string, output: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+  const destination = {
+    write(line: string) {
+      recentLines.push(line.trimEnd());
+      output.write(line);
+    },
+    flush(done?: (err?: Error) => void) {
+      const flushable = output as { flush?: (cb: (err?: Error) => void) => void };
+      if (flushable.flush) flushable.flush(done ?? (() => undefined));
+      else done?.();
+    },
+  };
   return pino(
     {
       name: 'relay365',

@@ -12,6 +12,9 @@ import { effectiveRoutes, Router } from './delivery/router.js';
 import { RouteGate } from './delivery/route-gate.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmtpListener } from './ingress/listener.js';
+import { HttpSubmissionListener } from './ingress/http/listener.js';
+import { ApiTokens } from './policy/api-tokens.js';
+import { reloadConfig, type Reloadable, type ReloadReport } from './reload.js';
 import { AppDirectory } from './policy/apps.js';
 import { Door } from './policy/door.js';
 import { Predictions } from './policy/predict.js';
@@ -20,13 +23,22 @@ import { NodePresence } from './queue/heartbeat.js';
 import { openStore } from './queue/open.js';
 import type { Store } from './queue/store.js';
 import { createTransport } from './transports/index.js';
+import { createNotifications } from './notify/index.js';
+import { isFinal } from './queue/states.js';
 import type { Transport } from './transports/transport.js';
+import { startAdmin, type RunningAdmin } from './admin/server.js';
 
 export interface RunningRelay {
   store: Store;
   scheduler: Scheduler;
   /** Bound addresses by listener name (the port chosen when the config said 0). */
   listeners: Map<string, AddressInfo>;
+  /** The HTTP submission API's address, when `http` is configured. */
+  http: AddressInfo | null;
+  /** Takes what can be taken from a changed config (SIGHUP, see reload.ts). */
+  reload(next: Config): ReloadReport;
+  /** The admin console and API (config `admin`), when enabled. */
+  admin: RunningAdmin | null;
   stop(): Promise<void>;
 }
 
@@ -54,10 +66,13 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     log.warn('no routes configured: mail is captured (kept in the store, not sent); add routes to deliver it');
   }
   const router = new Router(config);
-  const scheduler = new Scheduler({
+  const notifications = createNotifications(config, store, transports, node, log, () => scheduler.queued());
+  const scheduler: Scheduler = new Scheduler({
     store,
     router,
-    gate: new RouteGate(store, config.delivery.probe, log),
+    gate: new RouteGate(store, config.delivery.probe, log, notifications.onRouteChange),
+    reports: notifications.reports,
+    watch: notifications.watch,
     transports,
     retry: config.delivery.retry,
     node,
@@ -68,6 +83,11 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   await scheduler.start();
 
   const door = new Door(new AppDirectory(config.apps), new Predictions(config.routes, router), store, config.protection, log);
+  let tokens = new ApiTokens(door.apps);
+  let http: HttpSubmissionListener | null = null;
+  let httpAddress: AddressInfo | null = null;
+  let admin: RunningAdmin | null = null;
+  let accepting = false;
   const listeners: SmtpListener[] = [];
   const addresses = new Map<string, AddressInfo>();
   try {
@@ -86,25 +106,59 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       addresses.set(name, await listener.start());
       listeners.push(listener);
     }
+    if (config.http) {
+      const hostname = config.http.hostname ?? node;
+      const tls = config.http.tls.mode === 'https' ? await loadTlsIdentity(config.http.tls, hostname, dirname(config.store.path), log) : null;
+      const receiveDeps = { store, delivery: scheduler, log, hostname, lifetimeMs: config.delivery.lifetime };
+      http = new HttpSubmissionListener(config.http, tls, () => ({ door, tokens, receive: receiveDeps }), log);
+      httpAddress = await http.start();
+    }
+    accepting = true;
+    // Last: the console shows a relay that can already take and deliver mail.
+    if (config.admin.enabled) admin = await startAdmin({ config, store, log, listeners: () => addresses, listening: () => accepting });
   } catch (err) {
+    await admin?.stop();
     await Promise.all(listeners.map((l) => l.stop()));
+    await http?.stop();
     await scheduler.stop(0);
     await presence.stop().catch(() => undefined);
     await store.close();
     throw err;
   }
+  await notifications.started();
 
+  const reloadable: Reloadable = { config, door, router, transports, transportContext: context, log, onApps: (apps) => (tokens = new ApiTokens(apps)) };
   return {
     store,
     scheduler,
     listeners: addresses,
+    http: httpAddress,
+    admin,
+    reload(next) {
+      return reloadConfig(reloadable, next);
+    },
     async stop() {
       log.info('stopping: no new connections; deliveries in progress may finish');
-      await Promise.all([Promise.all(listeners.map((l) => l.stop())), scheduler.stop(config.delivery.shutdownGrace)]);
+      // Committed before anything stops, so it survives the shutdown; delivered now if a route can within shutdownGrace.
+      const stopMail = await notifications.stopping();
+      if (stopMail) await sentOrTimeout(store, stopMail, config.delivery.shutdownGrace);
+      accepting = false;
+      await Promise.all([Promise.all(listeners.map((l) => l.stop())), http?.stop(), scheduler.stop(config.delivery.shutdownGrace)]);
+      await admin?.stop();
       await Promise.all([...transports.values()].map((t) => t.close()));
       await presence.stop().catch((err: unknown) => log.warn({ err }, 'could not mark this node stopped in the store'));
       await store.close();
       log.info('stopped');
     },
   };
+}
+
+/** Waits until the message is delivered (or failed), at most `ms`: the stopping mail goes out before the relay does, when it can. */
+async function sentOrTimeout(store: Store, id: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const message = await store.get(id);
+    if (!message || isFinal(message.state) || message.state === 'held') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

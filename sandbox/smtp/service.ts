@@ -3,14 +3,16 @@ import type { SandboxContext } from '../context.js';
 import type { SandboxService, StartedService } from '../services.js';
 import { startMx } from './mx/endpoint.js';
 import { smtpSettingsOf } from './settings.js';
+import { tlsFaultOptions } from './tls-faults.js';
 import { startSubmission } from './submission/endpoint.js';
 
 export const smtpService: SandboxService = {
   name: 'smtp',
   async start(ctx: SandboxContext): Promise<StartedService> {
     const settings = smtpSettingsOf(ctx.options);
-    const submission = await startSubmission(ctx, settings);
-    const mx = await startMx(ctx, settings).catch(async (e: unknown) => {
+    const tls = await tlsFaultOptions(ctx, settings.tls);
+    const submission = await startSubmission(ctx, settings, tls);
+    const mx = await startMx(ctx, settings, tls).catch(async (e: unknown) => {
       await submission.close();
       throw e;
     });

@@ -34,6 +34,15 @@ export interface SmtpOptions {
   mxPort?: number;
   /** Exchange Online's sending limits; Microsoft's values unless given. */
   limits?: Partial<SubmissionLimits>;
+  /** TLS as Microsoft would never offer it, for relay365 doctor's tests (both endpoints); see tls-faults.ts. */
+  tls?: TlsFaults;
+}
+
+export interface TlsFaults {
+  /** The highest TLS version offered: below TLSv1.2 is what an old middlebox or a wrong host gives. */
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** A server certificate for another name (wrong-name) or one that has run out (expired). */
+  certificate?: 'wrong-name' | 'expired';
 }
 
 export const DEFAULT_SUBMISSION_PORT = 5587;
@@ -58,6 +67,7 @@ export interface SmtpSettings {
   submissionPort: number;
   mxPort: number;
   limits: SubmissionLimits;
+  tls: TlsFaults;
 }
 
 /**
@@ -72,5 +82,6 @@ export function smtpSettingsOf(options: ResolvedSandboxOptions): SmtpSettings {
     submissionPort: smtp.submissionPort ?? (freePorts ? 0 : DEFAULT_SUBMISSION_PORT),
     mxPort: smtp.mxPort ?? (freePorts ? 0 : DEFAULT_MX_PORT),
     limits: { ...EXCHANGE_ONLINE_LIMITS, ...smtp.limits },
+    tls: smtp.tls ?? {},
   };
 }

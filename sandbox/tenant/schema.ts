@@ -177,6 +177,19 @@ export const inboundConnectorSchema = z
   })
   .refine((c) => c.senderIpAddresses.length > 0 || c.tlsSenderCertificateName !== undefined, 'give senderIpAddresses or tlsSenderCertificateName');
 
+/**
+ * What the sandbox's DNS server answers besides its defaults (sandbox/dns/records.ts): a record
+ * here replaces the default records of the same name and type, so a test can break one SPF or
+ * MX record. An empty value removes them.
+ */
+export const dnsRecordSchema = z.object({
+  name: z.string().min(1).transform((s) => s.toLowerCase().replace(/\.$/, '')),
+  type: z.enum(['A', 'AAAA', 'MX', 'TXT']),
+  value: z.string(),
+  /** MX preference. */
+  priority: z.number().int().min(0).max(65535).default(0),
+});
+
 export const tenantSchema = z
   .object({
     tenantId: guid.transform((s) => s.toLowerCase()),
@@ -196,6 +209,8 @@ export const tenantSchema = z
       .default({ servicePrincipals: [], mailboxPermissions: [], recipientPermissions: [], managementRoleAssignments: [], applicationAccessPolicies: [] }),
     mailboxes: z.array(mailboxSchema).default([]),
     inboundConnectors: z.array(inboundConnectorSchema).default([]),
+    /** The tenant's public DNS as the sandbox's DNS server answers it (see dnsRecordSchema). */
+    dns: z.object({ records: z.array(dnsRecordSchema).default([]) }).default({ records: [] }),
   })
   .superRefine((t, ctx) => {
     const seen = new Set<string>();
@@ -227,3 +242,4 @@ export type Mailbox = Tenant['mailboxes'][number];
 export type ExchangeServicePrincipal = Tenant['exchange']['servicePrincipals'][number];
 export type InboundConnector = Tenant['inboundConnectors'][number];
 export type OrganizationSettings = Tenant['organization'];
+export type DnsRecord = Tenant['dns']['records'][number];

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { effectiveRoutes } from '../delivery/router.js';
 import { AppDirectory } from '../policy/apps.js';
 import { hashPassword } from '../policy/passwords.js';
+import { newApiToken } from '../policy/api-tokens.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { table } from './format.js';
 import { readSecret } from './prompt.js';
@@ -46,5 +47,18 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
       const hash = await hashPassword(password);
       process.stdout.write(`apps:\n  ${name}:\n    auth:\n      passwordHash: ${hash}\n`);
       process.stderr.write(`Put this in the config (relay365 config check validates it); the application logs in as "${config.apps[name]?.auth?.user ?? name}".\n`);
+    });
+
+  app
+    .command('token <app>')
+    .description('make an API token for the HTTP submission API: the token is shown once, its hash goes into apps.<app>.apiTokens')
+    .action((name: string) => {
+      const { config } = loadOrExit(global());
+      if (!(name in config.apps)) fail(`no app "${name}" in the config; add apps.${name} first`, EXIT.usage);
+      const { token, hash } = newApiToken();
+      const existing = config.apps[name]?.apiTokens ?? [];
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`That is app ${name}'s API token (Authorization: Bearer …), shown this once: relay365 keeps only its hash. Add the hash to the config and reload (SIGHUP) or restart:\n`);
+      process.stderr.write(`apps:\n  ${name}:\n    apiTokens:\n${[...existing, hash].map((h) => `      - ${h}\n`).join('')}`);
     });
 }

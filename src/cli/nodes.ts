@@ -4,18 +4,13 @@
  * died; its messages go to the others when their leases expire), and what it is delivering.
  */
 import type { Command } from 'commander';
-import { isAlive, SILENT_MS } from '../queue/heartbeat.js';
+import { nodeState, SILENT_MS } from '../queue/heartbeat.js';
 import { describeStore, openStore } from '../queue/open.js';
 import type { NodeStatus } from '../queue/store.js';
 import { loadOrExit, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
 
-export type NodeState = 'running' | 'stopped' | 'silent';
-
-export function nodeState(node: NodeStatus, now: number): NodeState {
-  if (node.stoppedAt !== null) return 'stopped';
-  return isAlive(node, now) ? 'running' : 'silent';
-}
+export { nodeState, type NodeState } from '../queue/heartbeat.js';
 
 export function nodeCommands(program: Command, global: () => GlobalOptions): void {
   program

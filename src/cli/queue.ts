@@ -4,10 +4,10 @@
  * `list` and `show` speak --json for scripts.
  */
 import type { Command } from 'commander';
-import { MESSAGE_ID_PATTERN } from '../queue/ids.js';
+import { actOn } from '../admin/message-views.js';
 import { openStore } from '../queue/open.js';
-import { State, type Action } from '../queue/states.js';
-import type { MessageDetail, Store } from '../queue/store.js';
+import { State } from '../queue/states.js';
+import type { MessageDetail, MessageKind, Store } from '../queue/store.js';
 import { formatReply } from '../transports/smtp-reply.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { ago, clip, iso, size, table } from './format.js';
@@ -23,6 +23,7 @@ async function withStore<T>(global: GlobalOptions, work: (store: Store) => Promi
 }
 
 const STATES = Object.values(State);
+const KINDS: readonly MessageKind[] = ['normal', 'dsn', 'notification'];
 
 export function queueCommands(program: Command, global: () => GlobalOptions): void {
   const queue = program.command('queue').description('look at and act on queued messages');
@@ -32,24 +33,27 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
     .description('messages, newest first')
     .option('--state <state...>', `only these states (${STATES.join(', ')})`)
     .option('--app <name>', 'only messages from this app')
+    .option('--kind <kind>', `only ${KINDS.join(', ')} messages (dsn: bounces relay365 wrote to senders; notification: mail to the admins)`)
     .option('--sender <text>', 'envelope sender contains this')
     .option('--recipient <text>', 'a recipient contains this')
     .option('--before <id>', 'only messages older than this id (paging)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'one JSON array, for scripts')
-    .action(async (opts: { state?: string[]; app?: string; sender?: string; recipient?: string; before?: string; limit: string; json?: boolean }) => {
+    .action(async (opts: { state?: string[]; app?: string; kind?: string; sender?: string; recipient?: string; before?: string; limit: string; json?: boolean }) => {
+      if (opts.kind !== undefined && !KINDS.includes(opts.kind as MessageKind)) fail(`unknown kind "${opts.kind}"; kinds are ${KINDS.join(', ')}`, EXIT.usage);
+      const kind = opts.kind as MessageKind | undefined;
       const unknown = (opts.state ?? []).filter((s) => !STATES.includes(s as State));
       if (unknown.length) fail(`unknown state ${unknown.map((s) => `"${s}"`).join(', ')}; states are ${STATES.join(', ')}`, EXIT.usage);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) fail(`--limit expects a positive whole number, got "${opts.limit}"`, EXIT.usage);
       const messages = await withStore(global(), (store) =>
-        store.list({ states: opts.state as State[] | undefined, app: opts.app, sender: opts.sender, recipient: opts.recipient, before: opts.before, limit }),
+        store.list({ states: opts.state as State[] | undefined, app: opts.app, ...(kind ? { kind } : {}), sender: opts.sender, recipient: opts.recipient, before: opts.before, limit }),
       );
       if (opts.json) return void process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
       if (!messages.length) return void process.stdout.write('no messages\n');
       const rows = messages.map((m) => [
         m.id,
-        m.state,
+        m.kind === 'normal' ? m.state : `${m.state} (${m.kind})`,
         ago(m.receivedAt),
         clip(m.mailFrom || '<>', 32),
         clip(m.recipients.length > 1 ? `${m.recipients[0]} +${m.recipients.length - 1}` : (m.recipients[0] ?? ''), 36),
@@ -70,39 +74,28 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
       process.stdout.write(describe(message));
     });
 
-  const act = (action: Action, verb: string, description: string) =>
+  const act = (action: 'retry' | 'cancel' | 'delete', description: string) =>
     queue
-      .command(`${verb} <id...>`)
+      .command(`${action} <id...>`)
       .description(description)
       .action(async (ids: string[]) => {
-        let failed = 0;
-        await withStore(global(), async (store) => {
-          for (const id of ids) {
-            if (!MESSAGE_ID_PATTERN.test(id)) {
-              failed++;
-              process.stderr.write(`${id}: not a message id\n`);
-              continue;
-            }
-            const outcome = await store.act(id, action, Date.now(), action === 'retry' ? undefined : `${verb} by an admin`);
-            if (outcome.ok) process.stdout.write(`${id}: ${outcome.state ?? 'deleted'}\n`);
-            else {
-              failed++;
-              process.stderr.write(
-                outcome.reason === 'not-found' ? `${id}: no such message\n` : `${id}: cannot ${verb} a message that is ${outcome.state}\n`,
-              );
-            }
-          }
-        });
-        if (failed) process.exit(EXIT.failure);
+        // The same actions, and words, as the console's (admin/message-views.ts).
+        const results = await withStore(global(), (store) => actOn(store, ids, action, 'an admin'));
+        for (const r of results) {
+          if (r.ok) process.stdout.write(`${r.id}: ${r.state ?? 'deleted'}\n`);
+          else process.stderr.write(`${r.id}: ${r.error}\n`);
+        }
+        if (results.some((r) => !r.ok)) process.exit(EXIT.failure);
       });
-  act('retry', 'retry', 'try again now (deferred, held or failed messages)');
-  act('cancel', 'cancel', 'stop delivering (what is not delivered yet is not delivered)');
-  act('delete', 'delete', 'remove from the store, body included');
+  act('retry', 'try again now (deferred, held or failed messages)');
+  act('cancel', 'stop delivering (what is not delivered yet is not delivered)');
+  act('delete', 'remove from the store, body included');
 }
 
 function describe(m: MessageDetail): string {
   const lines = [
-    `Message ${m.id}: ${m.state}`,
+    `Message ${m.id}: ${m.state}${m.kind !== 'normal' ? ` — ${m.kind === 'dsn' ? 'a DSN relay365 wrote to a sender' : 'a notification to the admins'}` : ''}`,
+    `  kind       ${m.kind}`,
     `  received   ${iso(m.receivedAt)} (${ago(m.receivedAt)}) on listener ${m.listener} from ${m.clientHelo ?? '?'} [${m.clientAddress}]${m.tls ? ` over ${m.tls}` : ''}`,
     `  sender     <${m.mailFrom}>${m.app ? `  app ${m.app}` : ''}`,
     `  size       ${size(m.size)}  sha256 ${m.sha256}`,

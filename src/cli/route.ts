@@ -4,32 +4,13 @@
  * retrying cannot fix — with the reason, the fix, and each mailbox's sending budget.
  */
 import type { Command } from 'commander';
-import type { Config, RouteConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
+import { activateRoute, describeRoutes, pauseRoute } from '../admin/route-views.js';
 import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
-import type { RouteStatus, SendUsage, Store } from '../queue/store.js';
-import { pacingOf } from '../transports/pacing.js';
-import { routeWarnings } from '../transports/warnings.js';
+import type { Store } from '../queue/store.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
-
-interface RouteView extends RouteStatus {
-  transport: RouteConfig['transport'];
-  warnings: string[];
-  budget: (SendUsage & { mailbox: string; messagesPerMinute: number; recipientsPerDay: number }) | null;
-}
-
-async function describeRoutes(config: Config, store: Store): Promise<RouteView[]> {
-  const now = Date.now();
-  return Promise.all(
-    Object.entries(effectiveRoutes(config)).map(async ([name, route]) => {
-      const pacing = pacingOf(route);
-      const usage = pacing ? await store.sendUsage(pacing.key, now, pacing.limits) : null;
-      const budget = pacing && usage ? { mailbox: pacing.key, messagesPerMinute: pacing.limits.messages, recipientsPerDay: pacing.limits.recipients, ...usage } : null;
-      return { ...(await store.routeStatus(name)), transport: route.transport, warnings: routeWarnings(name, route), budget };
-    }),
-  );
-}
 
 export function routeCommands(program: Command, global: () => GlobalOptions): void {
   const route = program.command('route').description('see routes, pause and resume them, release held ones');
@@ -79,7 +60,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
     .action((name: string) =>
       withStore(async (config, store) => {
         known(config, name);
-        await store.setRouteState(name, 'paused', Date.now(), { reason: 'paused by an admin', fix: `relay365 route resume ${name}` });
+        await pauseRoute(store, name);
         process.stdout.write(`${name}: paused\n`);
       }),
     );
@@ -94,9 +75,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
       .action((name: string) =>
         withStore(async (config, store) => {
           known(config, name);
-          const now = Date.now();
-          await store.setRouteState(name, 'active', now);
-          const released = await store.releaseHeld(now, name);
+          const released = await activateRoute(store, name);
           process.stdout.write(`${name}: active; ${released} held message${released === 1 ? '' : 's'} queued again\n`);
         }),
       );

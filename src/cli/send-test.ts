@@ -4,7 +4,7 @@
  * admin can follow it with `relay365 queue show`. What SBWP is to SAP.
  */
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
+import { submitTestMessage } from '../admin/test-message.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
 export interface SendTestOptions {
@@ -20,39 +20,13 @@ export async function sendTest(global: GlobalOptions, opts: SendTestOptions): Pr
   const listener = name === undefined ? undefined : config.listeners[name];
   if (!listener) fail(`no listener "${name}"; listeners: ${Object.keys(config.listeners).join(', ')}`, EXIT.usage);
   if (listener.port === 0) fail(`listener "${name}" has port 0 (chosen at start); send-test needs a fixed port`, EXIT.usage);
-  const host = ['0.0.0.0', '::', ''].includes(listener.host) ? '127.0.0.1' : listener.host;
   const node = config.node.name ?? hostname();
-  const from = opts.from ?? `relay365@${node}`;
-  const transport = nodemailer.createTransport({
-    host,
-    port: listener.port,
-    secure: listener.tls.mode === 'implicit',
-    ignoreTLS: listener.tls.mode === 'none',
-    // The relay talks to itself here; its certificate may be the generated self-signed one.
-    tls: { rejectUnauthorized: false },
-    name: node,
-    logger: false,
-  });
   try {
-    const info = await transport.sendMail({
-      from,
-      to: opts.to,
-      subject: opts.subject ?? `relay365 test message from ${node}`,
-      text: [
-        'This is a test message sent with relay365 send-test.',
-        '',
-        `Relay:    ${node}`,
-        `Listener: ${name} (${host}:${listener.port})`,
-        `Sent at:  ${new Date().toISOString()}`,
-      ].join('\n'),
-    });
-    const id = /queued as (\S+)/.exec(String(info.response))?.[1];
-    process.stdout.write(`${info.response}\n`);
+    const { response, id } = await submitTestMessage({ host: listener.host, port: listener.port, listener: name as string, tls: listener.tls.mode, node, to: opts.to, from: opts.from, subject: opts.subject, via: 'relay365 send-test' });
+    process.stdout.write(`${response}\n`);
     if (id) process.stdout.write(`Follow it with: relay365 queue show ${id}\n`);
   } catch (err) {
     const e = err as Error & { response?: string; code?: string };
     fail(`the relay did not take the test message: ${e.response ?? e.message}`, e.code === 'ECONNECTION' || e.code === 'ESOCKET' ? EXIT.tempFail : EXIT.failure);
-  } finally {
-    transport.close();
   }
 }

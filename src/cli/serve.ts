@@ -3,8 +3,12 @@ import { createLogger } from '../log.js';
 import { startRelay } from '../relay.js';
 import { describeStore } from '../queue/open.js';
 import { ConfigError } from '../config/problems.js';
+import { loadConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
+import type { RunningRelay } from '../relay.js';
+import type { Config } from '../config/schema.js';
 import { loadOrExit, reportConfigError, EXIT, type GlobalOptions } from './context.js';
-import { startDemo, type Demo } from './demo.js';
+import { startDemo, DEMO_ROUTE, type Demo } from './demo.js';
 
 export async function serve(options: GlobalOptions): Promise<void> {
   const loaded = loadOrExit(options);
@@ -46,6 +50,34 @@ export async function serve(options: GlobalOptions): Promise<void> {
         process.exit(EXIT.software);
       });
   };
+  process.on('SIGHUP', () => {
+    if (!stopping) reload(options, relay, demo ? loaded.config : null, log);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * SIGHUP: read the config again and take what can be taken without a restart (reload.ts).
+ * A config with a mistake is logged, key and file named, and the one in force kept.
+ */
+function reload(options: GlobalOptions, relay: RunningRelay, demoConfig: Config | null, log: Logger): void {
+  let next;
+  try {
+    next = loadConfig({ path: options.config });
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    log.error({ problems }, 'SIGHUP: the changed configuration has a problem; nothing was reloaded, the configuration in force is kept');
+    return;
+  }
+  for (const warning of next.warnings) log.warn(warning);
+  // The demo's sandbox route is not in the file; it stays as long as the file has no routes.
+  const demoRoute = demoConfig?.routes[DEMO_ROUTE];
+  if (demoRoute && Object.keys(next.config.routes).length === 0) {
+    next.config.routes[DEMO_ROUTE] = demoRoute;
+    next.config.routing.default ??= DEMO_ROUTE;
+  }
+  const report = relay.reload(next.config);
+  log.info({ config: next.file ?? '(none: defaults)', reloaded: report.reloaded, needsRestart: report.needsRestart }, report.reloaded.length ? `SIGHUP: reloaded ${report.reloaded.join(', ')}` : 'SIGHUP: nothing to reload');
+  if (report.needsRestart.length) log.warn({ needsRestart: report.needsRestart }, `SIGHUP: changed but only taken at start (restart relay365 for them): ${report.needsRestart.join(', ')}`);
 }

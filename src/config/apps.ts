@@ -7,6 +7,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration, intInRange, size, text } from './fields.js';
 import { PASSWORD_HASH } from '../policy/passwords.js';
+import { API_TOKEN_HASH } from '../policy/api-tokens.js';
+import { appDsnTarget } from './notify.js';
 
 const got = (input: unknown) => JSON.stringify(input);
 
@@ -38,6 +40,10 @@ const app = z.strictObject({
     })
     .optional()
     .describe('SMTP AUTH (PLAIN or LOGIN, only after STARTTLS unless the listener is trustedPlaintext).'),
+  apiTokens: z
+    .array(text('a token hash from relay365 app token').refine((v) => API_TOKEN_HASH.test(v), { error: 'expected a hash made by `relay365 app token` (sha256$…), not a token' }))
+    .default([])
+    .describe('Hashes of the app\'s API tokens for the HTTP submission API (Authorization: Bearer), made by `relay365 app token <app>`; remove one to revoke it.'),
   networks: z.array(network()).default([]).describe('Source addresses that are this app without AUTH (SAP SCOT without login, scanners): IPv4/IPv6 addresses or networks.'),
   senders: z.array(addressPattern()).default([]).describe('Allowed envelope senders (MAIL FROM): exact, or *@domain. Empty: any.'),
   from: z.array(addressPattern()).default([]).describe('Allowed header From addresses, checked after DATA. Empty: any.'),
@@ -70,6 +76,7 @@ const app = z.strictObject({
     .default([])
     .describe('Per-recipient-domain routes for this app, tried first (internal domains via direct-send, the rest via graph).'),
   fallback: text('a route name').optional().describe('Used while this app\'s route is held (route-broken) or paused.'),
+  dsn: appDsnTarget(),
 });
 
 export const appsSchema = z.record(z.string(), app).default({});

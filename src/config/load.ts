@@ -136,7 +136,7 @@ function crossCheck(config: Config): string[] {
     for (const [key, route] of [['route', app.route], ['fallback', app.fallback], ...app.routes.map((r, i) => [`routes.${i}.route`, r.route])] as const) {
       if (route !== undefined && !known(route)) problems.push(`apps.${name}.${key}: no route named "${route}" (routes: ${list})`);
     }
-    if (!app.auth && app.networks.length === 0) problems.push(`apps.${name}: give auth (a password) or networks (source addresses), or the app can never send`);
+    if (!app.auth && app.networks.length === 0 && app.apiTokens.length === 0) problems.push(`apps.${name}: give auth (a password), networks (source addresses) or apiTokens (HTTP API), or the app can never send`);
     if (app.rewrite && !app.rewrite.to.includes('@')) problems.push(`apps.${name}.rewrite.to: expected an address, got "${app.rewrite.to}"`);
     if (app.auth) {
       const user = app.auth.user ?? name;

@@ -10,6 +10,10 @@ import { routeSchema } from './routes.js';
 import { postgresUrl, storeJsonSchema, storeShorthand } from './store-url.js';
 import { secretsSchema } from './master-key.js';
 import { appsSchema, protectionSchema } from './apps.js';
+import { doctorSchema } from './doctor.js';
+import { httpSchema, sendmailSchema } from './submission.js';
+import { adminSchema } from './admin.js';
+import { notifySchema } from './notify.js';
 
 
 const listenerTls = z
@@ -112,6 +116,11 @@ export const configSchema = z.strictObject({
     .prefault({}),
   delivery,
   secrets: secretsSchema,
+  http: httpSchema,
+  sendmail: sendmailSchema,
+  admin: adminSchema.describe('The admin console and JSON API (HTTP), /metrics and health checks.'),
+  notify: notifySchema.describe('DSNs to senders of mail that failed, and notifications to the admins.'),
+  doctor: doctorSchema.describe('relay365 doctor: the DNS servers it asks, this relay\'s public IP addresses, how long each check may take.'),
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -124,4 +133,6 @@ export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = z.output<typeof listener>;
 export type { RouteConfig, SmarthostRouteConfig, CaptureRouteConfig, GraphRouteConfig, SmtpOAuthRouteConfig, SmtpBasicRouteConfig, DirectSendRouteConfig, ConnectorRouteConfig, CredentialsConfig, PacingConfig, SenderConfig } from './routes.js';
 export type { AppConfig, AppsConfig, ProtectionConfig } from './apps.js';
+export type { HttpConfig, SendmailConfig } from './submission.js';
+export type { AdminConfig } from './admin.js';
 export type RetryConfig = z.output<typeof retry>;

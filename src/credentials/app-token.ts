@@ -30,6 +30,7 @@ import { ObservedNetworkClient } from './observed-network.js';
 import { toTokenError } from './token-errors.js';
 import { TokenError, type AccessToken, type TokenProvider } from './token.js';
 import type { AccessTokenCache, CachedAccessToken } from '../queue/store.js';
+import { metrics } from '../admin/metrics.js';
 
 export interface AppTokenOptions {
   /** Exactly one `<resource>/.default` scope: smtpScopes() / graphScopes() in scopes.ts. */
@@ -90,10 +91,12 @@ class AppTokens implements AppTokenProvider {
   /** The token an upstream last refused: not taken from the shared cache again. */
   private refused: string | null = null;
   private readonly expiry: ExpiryWatch;
+  private readonly routeName: string;
 
   constructor(credentials: CredentialsConfig, options: AppTokenOptions) {
     const key = `routes.${options.route ?? '<route>'}.credentials`;
     this.now = options.now ?? Date.now;
+    this.routeName = options.route ?? '';
     this.grace = credentials.graceTime ?? DEFAULT_GRACE_MS;
     this.scopes = [...options.scopes];
     this.endpoints = entraEndpoints(credentials);
@@ -192,9 +195,11 @@ class AppTokens implements AppTokenProvider {
       this.cached = { token: result.accessToken, expiresAt };
       this.throttled = null;
       this.log.debug({ token: maskSecret(result.accessToken), expiresAt: new Date(expiresAt).toISOString(), ms: this.now() - started }, 'access token issued');
+      metrics.token(this.routeName, true);
       return this.cached;
     } catch (error) {
       const err = toTokenError(error, this.network.lastResponse(), this.endpoints.tokenEndpoint);
+      metrics.token(this.routeName, false);
       if (err.status !== null && (err.status === 429 || err.status >= 500)) {
         // Counted from now, after msal-node stored its own throttle time, plus a margin: a retry
         // at `until` then finds msal-node's entry expired and really asks Entra ID.

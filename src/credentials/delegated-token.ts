@@ -14,6 +14,7 @@
 import type { AccountInfo, AuthenticationResult } from '@azure/msal-node';
 import type { Logger } from 'pino';
 import { maskSecret } from '../config/secrets.js';
+import { metrics } from '../admin/metrics.js';
 import { DEFAULT_GRACE_MS } from './app-token.js';
 import { delegatedClient, signInCommand, type DelegatedClient, type DelegatedCredential, type DelegatedDeps, type DelegatedRoute } from './delegated-client.js';
 import { entraEndpoints, type EntraEndpoints } from './entra-endpoints.js';
@@ -125,9 +126,11 @@ class DelegatedTokens implements DelegatedTokenProvider {
       this.forceRefresh = false;
       this.throttled = null;
       this.log.debug({ token: maskSecret(result.accessToken), account: result.account?.username, expiresAt: new Date(expiresAt).toISOString(), fromCache: result.fromCache, ms: this.now() - started }, 'delegated access token ready');
+      if (!result.fromCache) metrics.token(this.route.name, true);
       return this.cached;
     } catch (error) {
       const err = toTokenError(error, client.network.lastResponse(), client.endpoints.tokenEndpoint);
+      metrics.token(this.route.name, false);
       if (err.status !== null && (err.status === 429 || err.status >= 500)) {
         const seconds = Math.min(err.retryAfterSeconds ?? MSAL_DEFAULT_THROTTLE_S, 3600);
         this.throttled = { until: this.now() + seconds * 1000 + THROTTLE_MARGIN_MS, error: err };

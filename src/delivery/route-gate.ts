@@ -8,6 +8,7 @@
  * connections busy makes them wait a moment, so one slow mailbox cannot occupy every
  * delivery slot.
  */
+import { metrics } from '../admin/metrics.js';
 import type { Logger } from 'pino';
 import type { Store, UpstreamReply } from '../queue/store.js';
 import { outcome, type Outcome, type Pacing } from '../transports/transport.js';
@@ -15,6 +16,8 @@ import { formatDuration } from './format.js';
 
 /** How long a message waits when its mailbox has every connection busy. */
 const BUSY_WAIT_MS = 1000;
+
+export type RouteChange = { route: string; state: 'held'; reason: string; fix: string | null } | { route: string; state: 'active'; released: number };
 
 export type Admission = { go: true } | { go: false; outcome: Outcome; attempted: false };
 
@@ -29,6 +32,8 @@ export class RouteGate {
     private readonly store: Store,
     private readonly probeEvery: number,
     private readonly log: Logger,
+    /** Told when a route becomes held or works again (src/notify mails the admins). */
+    private readonly onChange?: (change: RouteChange) => void,
   ) {}
 
   /** May messages go to this route now? */
@@ -63,6 +68,7 @@ export class RouteGate {
     }
     const reservation = await this.store.reserveSend(pacing.key, recipients, now, pacing.limits);
     if (!reservation.ok) {
+      metrics.pacingWait(reservation.limit);
       const { limits } = pacing;
       const what =
         reservation.limit === 'messages'
@@ -96,13 +102,17 @@ export class RouteGate {
       await this.store.setRouteState(route, 'held', now, { reason: broken.diagnosis, fix: broken.fix, probeAt: now + this.probeEvery });
       await this.store.noteRouteResult(route, false, now, describe(broken.reply) ?? broken.diagnosis);
       this.noted.set(route, { at: now, ok: false });
-      if (status.state !== 'held') this.log.error({ route, diagnosis: broken.diagnosis, fix: broken.fix }, 'route held: its messages wait until it works again');
+      if (status.state !== 'held') {
+        this.log.error({ route, diagnosis: broken.diagnosis, fix: broken.fix }, 'route held: its messages wait until it works again');
+        this.onChange?.({ route, state: 'held', reason: broken.diagnosis, fix: broken.fix });
+      }
       return;
     }
     if (delivered && status.state === 'held') {
       await this.store.setRouteState(route, 'active', now);
       const released = await this.store.releaseHeld(now, route);
       this.log.warn({ route, released }, 'route works again: its held messages are queued');
+      this.onChange?.({ route, state: 'active', released });
     }
     const failure = outcomes.find((o) => o.verdict !== 'delivered');
     const ok = delivered || !failure;

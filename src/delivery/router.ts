@@ -6,6 +6,8 @@
  */
 import type { Config, RouteConfig } from '../config/schema.js';
 import { domainMatches, domainOf } from '../policy/addresses.js';
+import { ROUTE_PARAM } from '../notify/notice.js';
+import type { MailParams } from '../queue/store.js';
 
 /** Without any route configured, mail is captured: kept in the store, not sent. */
 export const IMPLICIT_ROUTE = 'capture';
@@ -16,18 +18,29 @@ export function effectiveRoutes(config: Config): Record<string, RouteConfig> {
 
 
 export class Router {
-  private readonly defaultRoute: string;
-  private readonly rules: Config['routing']['rules'];
-  private readonly apps: Config['apps'];
+  private defaultRoute!: string;
+  private routes!: string[];
+  private rules!: Config['routing']['rules'];
+  private apps!: Config['apps'];
 
   constructor(config: Config) {
+    this.reload(config);
+  }
+
+  /** Takes the routing rules and the apps' routes of a reloaded config (SIGHUP): the next recipient routed sees them. */
+  reload(config: Config): void {
     const routes = Object.keys(effectiveRoutes(config));
+    this.routes = routes;
     this.defaultRoute = config.routing.default ?? (routes[0] as string);
     this.rules = config.routing.rules;
     this.apps = config.apps;
   }
 
-  routeFor(message: { mailFrom: string; app: string | null }, recipient: string): string {
+  routeFor(message: { mailFrom: string; app: string | null; mailParams?: MailParams }, recipient: string): string {
+    // An admin notification names the healthy route it was written for (notify/notice.ts),
+    // unless that route is gone from the config since.
+    const chosen = message.mailParams?.[ROUTE_PARAM];
+    if (typeof chosen === 'string' && this.routes.includes(chosen)) return chosen;
     const sender = message.mailFrom ? domainOf(message.mailFrom) : '';
     const to = domainOf(recipient);
     const app = message.app === null ? undefined : this.apps[message.app];

@@ -12,14 +12,22 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { ClaimedMessage, Store } from '../queue/store.js';
+import type { AttemptReport, ClaimedMessage, Store } from '../queue/store.js';
+import { metrics } from '../admin/metrics.js';
 import { formatDuration } from './format.js';
 import { attemptDelivery, type AttemptDeps } from './attempt.js';
 
 export interface SchedulerOptions extends AttemptDeps {
   delivery: Config['delivery'];
   retention: number;
+  /** Writes the DSNs that final states (and long waits) call for: src/notify/dsn-sweep.ts. */
+  reports?: { run(now: number): Promise<number> };
+  /** Looks at the relay's health for the admins now and then: src/notify/watch.ts. */
+  watch?: { check(now: number): Promise<void> };
 }
+
+/** After an attempt that failed or delivered recipients, DSNs are looked for this soon (not at the next maintenance). */
+const REPORT_DELAY_MS = 200;
 
 /** How ingress hands committed mail to delivery. */
 export interface DeliveryIntake {
@@ -47,6 +55,9 @@ export class Scheduler implements DeliveryIntake {
   private woken = false;
   private lastMaintenance = 0;
   private lastProbeCheck = 0;
+  /** A recipient reached a final state (or expiry ran): a DSN may be due. */
+  private reportsDue = true;
+  private lastReports = 0;
   /** The probe time each held route was last given a message for, so one probe releases one message. */
   private readonly probed = new Map<string, number>();
   private leaseTimer: NodeJS.Timeout | null = null;
@@ -125,6 +136,7 @@ export class Scheduler implements DeliveryIntake {
       try {
         await this.maintain();
         await this.probeHeldRoutes();
+        await this.sweepReports();
         const free = concurrency - this.inflight.size - this.reserved;
         const now = Date.now();
         if (free > 0 && (this.backlog || now >= this.dueAt || now - this.lastLook >= poll)) {
@@ -150,7 +162,11 @@ export class Scheduler implements DeliveryIntake {
     }
     const abort = new AbortController();
     const done = attemptDelivery(message, this.options, abort.signal)
-      .then((report) => this.options.store.finishAttempt(report))
+      .then(async (report) => {
+        await this.options.store.finishAttempt(report);
+        countAttempt(message, report);
+        if (report.results.some((r) => r.state === 'failed' || r.state === 'delivered')) this.reportsDue = true;
+      })
       .catch((err: unknown) => this.log.error({ err, msgId: message.id }, 'could not record the attempt; the lease will return the message to the queue'))
       .finally(() => {
         this.inflight.delete(message.id);
@@ -201,6 +217,19 @@ export class Scheduler implements DeliveryIntake {
     }
   }
 
+  private async sweepReports(): Promise<void> {
+    const now = Date.now();
+    if (!this.options.reports || !this.reportsDue || now - this.lastReports < REPORT_DELAY_MS) return;
+    this.reportsDue = false;
+    this.lastReports = now;
+    try {
+      if (await this.options.reports.run(now)) this.backlog = true;
+    } catch (err) {
+      this.reportsDue = true;
+      this.log.error({ err }, 'could not look for due DSNs; trying again');
+    }
+  }
+
   private async maintain(): Promise<void> {
     const now = Date.now();
     // Often enough that a message expires within a tenth of its lifetime of being due to.
@@ -212,7 +241,19 @@ export class Scheduler implements DeliveryIntake {
       `Expired: not delivered within ${lifetime} (delivery.lifetime)${last ? `; last error: ${last}` : ''}`,
     );
     for (const id of expired) this.log.warn({ msgId: id }, `expired after ${lifetime} in the queue`);
+    this.reportsDue = true; // expiries, and recipients that have waited past the delay warning
+    // Not awaited: a notification may wait on a webhook, and delivery must not wait with it.
+    void this.options.watch?.check(now).catch((err: unknown) => this.log.error({ err }, 'could not check the relay\'s health for the admins'));
     const purged = await this.options.store.purge(now - this.options.retention);
     if (purged) this.log.info({ messages: purged }, 'purged finished messages past store.retention');
+  }
+}
+
+/** Metrics for what an attempt concluded, per recipient tried (admin/metrics.ts). */
+function countAttempt(message: ClaimedMessage, report: AttemptReport): void {
+  const finishedAt = report.startedAt + report.durationMs;
+  for (const r of report.results) {
+    if (!r.attempted) continue;
+    metrics.attempted({ route: r.route, app: message.app, verdict: r.verdict, replyCode: r.reply?.code ?? null, receivedAt: message.receivedAt, finishedAt });
   }
 }

@@ -56,6 +56,9 @@ export class SmtpListener {
       minVersion: config.tls.minVersion,
       size: config.maxMessageSize,
       authOptional: true,
+      // DSN (RFC 3461): smtp-server checks NOTIFY, RET, ENVID and ORCPT; they are kept with the
+      // message and its recipients (mailParams, recipient params) for src/notify's DSNs.
+      hideDSN: false,
       authMethods: ['PLAIN', 'LOGIN'],
       // Only apps with a password can use AUTH; without any, it is not offered at all.
       disabledCommands: deps.door.apps.usesAuth ? [] : ['AUTH'],

@@ -5,7 +5,7 @@
  * envelope and its body committed — only then is the answer 250. Anything short of that
  * gets a reply that says what went wrong, and nothing is kept.
  */
-import type { Transform, Writable } from 'node:stream';
+import type { Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
@@ -14,6 +14,7 @@ import { fromHeaderStream, type ParsedAddress } from '../mime/from-header.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
+import { metrics } from '../admin/metrics.js';
 import type { Store } from '../queue/store.js';
 import { LineEndingGuard } from './line-endings.js';
 import { receivedHeader } from './received.js';
@@ -26,15 +27,22 @@ export interface ReceiveDeps {
   hostname: string;
   lifetimeMs: number;
   listener: string;
-  config: ListenerConfig;
+  config: Pick<ListenerConfig, 'bareLineEndings' | 'maxMessageSize'>;
 }
+
+/** What receive reads of a submission: SMTP's DATA stream and session, or the HTTP API's (ingress/http/submit.ts). */
+export type IncomingData = Readable & Pick<SMTPServerDataStream, 'sizeExceeded' | 'byteLength'>;
+export type IncomingSession = Pick<SMTPServerSession, 'remoteAddress' | 'envelope' | 'hostNameAppearsAs' | 'tlsOptions' | 'user'> & {
+  /** How it came in, for the Received header: SMTP unless said otherwise. */
+  via?: 'smtp' | 'http';
+};
 
 export type Reply = ({ ok: true; message: string }) | ({ ok: false } & Refusal);
 const no = (code: number, enhanced: string, text: string): Reply => ({ ok: false, code, enhanced, text });
 
-export async function receive(stream: SMTPServerDataStream, session: SMTPServerSession, app: App, deps: ReceiveDeps): Promise<Reply> {
+/** `id`: the message id, when the caller needed it before (an HTTP Idempotency-Key's claim names it). */
+export async function receive(stream: IncomingData, session: IncomingSession, app: App, deps: ReceiveDeps, id = newMessageId(Date.now())): Promise<Reply> {
   const receivedAt = Date.now();
-  const id = newMessageId(receivedAt);
   const log = deps.log.child({ msgId: id, app: app.name });
   const writer = deps.store.createBodyWriter(id);
   const guard = new LineEndingGuard(deps.config.bareLineEndings);
@@ -88,6 +96,7 @@ export async function receive(stream: SMTPServerDataStream, session: SMTPServerS
             id,
             tls,
             authenticated: typeof session.user === 'string',
+            via: session.via ?? 'smtp',
             recipients: recipients.map((r) => r.address),
             date: new Date(receivedAt),
           }),
@@ -101,6 +110,7 @@ export async function receive(stream: SMTPServerDataStream, session: SMTPServerS
         throw err;
       });
     log.info({ from: mailFrom, rcpts: recipients.length, size: body.size, client: session.remoteAddress }, 'queued');
+    metrics.received(app.name, deps.listener);
     if (lease) deps.delivery.deliverNow(accepted);
     else deps.delivery.queued();
     return { ok: true, message: `Ok: queued as ${id}` };
@@ -120,7 +130,7 @@ export async function receive(stream: SMTPServerDataStream, session: SMTPServerS
  * or anything failed. (stream.pipeline does the same but allocates an AbortController per
  * call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
  */
-function pump(stream: SMTPServerDataStream, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
+function pump(stream: IncomingData, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
     stream.once('error', fail);

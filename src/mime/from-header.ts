@@ -24,21 +24,27 @@ export function firstAddress(header: string): ParsedAddress | null {
 }
 
 /** Reads just the root header block's From, then lets go of the stream. */
-export function readFrom(message: Readable): Promise<ParsedAddress | null> {
+export async function readFrom(message: Readable): Promise<ParsedAddress | null> {
+  const headers = await readRootHeaders(message);
+  return headers ? firstAddress(headers.getFirst('from')) : null;
+}
+
+/** Reads just the root header block (null when there is none), then lets go of the stream: the body is never read. */
+export function readRootHeaders(message: Readable): Promise<Headers | null> {
   return new Promise((resolve, reject) => {
     // mailsplit's typings narrow its events to 'data'; it is an ordinary Transform stream.
     const splitter = new Splitter() as unknown as Transform;
     let done = false;
-    const finish = (from: ParsedAddress | null) => {
+    const finish = (headers: Headers | null) => {
       if (done) return;
       done = true;
       message.unpipe(splitter);
       message.destroy();
       splitter.destroy();
-      resolve(from);
+      resolve(headers);
     };
     splitter.on('data', (chunk: Chunk) => {
-      if (chunk.type === 'node' && chunk.root) finish(chunk.headers ? firstAddress(chunk.headers.getFirst('from')) : null);
+      if (chunk.type === 'node' && chunk.root) finish(chunk.headers ?? null);
     });
     splitter.on('end', () => finish(null));
     splitter.on('error', (err) => (done ? undefined : reject(err)));

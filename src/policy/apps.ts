@@ -16,12 +16,14 @@ export interface App {
 export const LOCAL_APP = 'local';
 
 const localApp: AppConfig = {
+  apiTokens: [],
   networks: ['127.0.0.1', '::1'],
   senders: [],
   from: [],
   recipients: { allowDomains: [], denyDomains: [] },
   limits: {},
   routes: [],
+  dsn: 'sender',
 };
 
 export class AppDirectory {
@@ -65,6 +67,10 @@ export class AppDirectory {
     const app = this.apps.find((a) => a.config.auth && (a.config.auth.user ?? a.name) === user);
     if (!app?.config.auth) return undefined;
     return (await verifyPassword(password, app.config.auth.passwordHash)) ? app : undefined;
+  }
+
+  list(): readonly App[] {
+    return this.apps;
   }
 
   get usesAuth(): boolean {

@@ -22,14 +22,28 @@ export class Door {
   private readonly connections: ConnectionsPerAddress;
 
   constructor(
-    readonly apps: AppDirectory,
-    private readonly predictions: Predictions,
+    private appDirectory: AppDirectory,
+    private predictions: Predictions,
     private readonly store: Store,
     protection: ProtectionConfig,
     private readonly log: Logger,
   ) {
     this.failures = new AuthFailures(protection.authFailures);
     this.connections = new ConnectionsPerAddress(protection.connectionsPerAddress);
+  }
+
+  get apps(): AppDirectory {
+    return this.appDirectory;
+  }
+
+  /**
+   * The apps and route predictions of a reloaded config (SIGHUP). Sessions already past
+   * MAIL FROM finish under the app they started with; counts of connections and failed AUTH
+   * attempts carry on.
+   */
+  reload(apps: AppDirectory, predictions: Predictions): void {
+    this.appDirectory = apps;
+    this.predictions = predictions;
   }
 
   /** A new connection; on success it holds a place for its address until disconnect(). */

@@ -48,6 +48,14 @@ function processExists(pid: number): boolean {
   }
 }
 
+export type NodeState = 'running' | 'stopped' | 'silent';
+
+/** Running, stopped cleanly, or silent (it died: its leases go to the others when they expire). */
+export function nodeState(node: NodeStatus, now: number): NodeState {
+  if (node.stoppedAt !== null) return 'stopped';
+  return isAlive(node, now) ? 'running' : 'silent';
+}
+
 export class NodePresence {
   private timer: NodeJS.Timeout | null = null;
   readonly info: NodeInfo;

@@ -26,3 +26,8 @@ export function newMessageId(now = Date.now()): string {
 }
 
 export const MESSAGE_ID_PATTERN = /^[0-9a-hjkmnp-tv-z]{18}$/;
+
+/** The smallest id a message received at `time` (ms) can have: time ranges are id ranges. */
+export function firstIdAt(time: number): string {
+  return newMessageId(Math.max(0, Math.floor(time))).slice(0, 10) + '0'.repeat(8);
+}

@@ -9,6 +9,9 @@ import type { Action, RecipientState, State, Verdict } from './states.js';
 
 export type MailParams = Record<string, string | boolean>;
 
+/** What a message is: mail an app sent, a DSN relay365 wrote to a sender, or a notification to the admins (src/notify). */
+export type MessageKind = 'normal' | 'dsn' | 'notification';
+
 export interface NewRecipient {
   address: string;
   /** RCPT TO parameters as given (NOTIFY, ORCPT), kept for DSNs. */
@@ -122,6 +125,7 @@ export interface MessageSummary {
   receivedAt: number;
   updatedAt: number;
   state: State;
+  kind: MessageKind;
   mailFrom: string;
   recipients: string[];
   size: number;
@@ -180,9 +184,80 @@ export interface ListQuery {
   sender?: string;
   /** Substring of any recipient address. */
   recipient?: string;
+  /** Only messages with a recipient on this route (the route it was last tried on). */
+  route?: string;
+  /** Received at or after this time (ms); ids start with their receive time, so this is a range of ids. */
+  since?: number;
+  /** Received before this time (ms). */
+  until?: number;
   /** Only messages with ids before this one (paging backwards in time: ids sort by arrival). */
   before?: string;
+  /** Only DSNs, or only admin notifications (or only normal mail). */
+  kind?: MessageKind;
   limit: number;
+}
+
+/**
+ * A recipient whose sender may be owed a DSN (src/notify/dsn-sweep.ts decides): it failed, it
+ * is still waiting (deferred or held) since before `delayedBefore` without a delay warning, or
+ * it was delivered and its NOTIFY asked for SUCCESS.
+ */
+export interface DueReport {
+  messageId: string;
+  idx: number;
+  state: RecipientState;
+}
+
+/** A recipient's DSN dealt with: `final` (failure/success, sent or not due) is never reported again; `delay` only once. */
+export interface ReportMark {
+  messageId: string;
+  idx: number;
+  mark: 'final' | 'delay';
+}
+
+/** Store.commitNotice found a recipient marked already: another node reported it; nothing was committed. */
+export class NoticeRaced extends Error {
+  readonly code = 'notice-raced';
+  constructor(mark: ReportMark) {
+    super(`the DSN for recipient ${mark.idx} of ${mark.messageId} was written by another node first`);
+  }
+}
+
+/** A message relay365 writes itself, with its kind, committed like any accepted message. */
+export interface Notice {
+  kind: Exclude<MessageKind, 'normal'>;
+  message: NewMessage;
+  body: StoredBody;
+}
+
+/**
+ * A signed-in console user's session. The store keeps only the SHA-256 of the cookie's value,
+ * so any node of a cluster accepts the cookie and a copy of the database does not sign anyone in.
+ */
+export interface AdminSession {
+  /** SHA-256 (hex) of the session cookie's value. */
+  id: string;
+  user: string;
+  /** The CSRF token every state-changing request of the session must carry (a synchronizer token). */
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ActivityBucket {
+  at: number;
+  received: number;
+  delivered: number;
+  failed: number;
+}
+
+/** An API token for automation (`Authorization: Bearer`); the store keeps its SHA-256, never the token. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
 }
 
 /** A route's own state, apart from its messages: admins pause it; a route-broken answer holds it. */
@@ -294,6 +369,16 @@ export interface Store extends AccessTokenCache {
   accept(message: NewMessage, body: StoredBody, lease?: Lease): Promise<ClaimedMessage>;
   /** Streams a stored body (without the Received header). */
   openBody(messageId: string): Promise<Readable>;
+  /**
+   * Commits a notice (a DSN or an admin notification; none when nothing is to be sent) and
+   * marks the recipients it reports on, in one transaction: a crash before the commit leaves
+   * them due (the DSN is written again), after it they are marked (never sent twice).
+   */
+  commitNotice(notice: Notice | null, marks: ReportMark[], now: number): Promise<void>;
+  /** Recipients that may be owed a DSN (see DueReport), oldest messages first, at most `limit`. */
+  dueReports(delayedBefore: number, limit: number): Promise<DueReport[]>;
+  /** When the longest-waiting undelivered message (queued, deferred or held) arrived; null when none waits (queue-growing). */
+  oldestWaitingAt(): Promise<number | null>;
 
   /**
    * Claims up to `limit` messages that are due at `now` (or whose lease expired) for `node`,
@@ -372,9 +457,59 @@ export interface Store extends AccessTokenCache {
   /** Every node that used the store within store.retention, by name. */
   nodes(): Promise<NodeStatus[]>;
 
+  /** Console sessions (admin/auth.ts): created at login, looked up by the hash of the cookie. */
+  createAdminSession(session: AdminSession, now: number): Promise<void>;
+  /** The session, if it exists and has not expired at `now`. */
+  adminSession(id: string, now: number): Promise<AdminSession | null>;
+  deleteAdminSession(id: string): Promise<void>;
+  /** API tokens: `hash` is the SHA-256 (hex) of the token, the only form the store ever sees. */
+  createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void>;
+  apiTokens(): Promise<ApiToken[]>;
+  /** The unrevoked token with this hash (its last use is noted), or null. */
+  useApiToken(hash: string, now: number): Promise<ApiToken | null>;
+  /** Revokes by id or name; false when there is no such unrevoked token. */
+  revokeApiToken(idOrName: string, now: number): Promise<boolean>;
+
+  /**
+   * Idempotency-Key of the HTTP submission API (ingress/http/idempotency.ts): the first request
+   * with a key claims it, naming the message id it will commit under; a retry finds the claim
+   * (with the first answer once settled) instead of creating a second message. Expired keys
+   * are forgotten here too.
+   */
+  claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim>;
+  /** The answer the claimant gave, for every retry until the key expires. */
+  settleIdempotencyKey(key: string, answer: IdempotentAnswer): Promise<void>;
+  /** Forgets an unsettled claim whose request committed nothing, so that a retry may try again. */
+  releaseIdempotencyKey(key: string): Promise<void>;
+
+  /**
+   * Messages received, delivered and failed per `bucketMs` since `since` (the console's chart),
+   * oldest first, only buckets with something in them. Read from the messages still stored.
+   */
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]>;
+
   list(query: ListQuery): Promise<MessageSummary[]>;
   get(messageId: string): Promise<MessageDetail | null>;
   countByState(): Promise<Record<State, number>>;
 
   close(): Promise<void>;
 }
+
+export interface IdempotencyRequest {
+  key: string;
+  /** What the request asked for (a digest): a retry with the same key must ask the same. */
+  fingerprint: string;
+  /** The id the message will be committed under, so a claim left by a crash can be checked. */
+  messageId: string;
+  now: number;
+  expiresAt: number;
+}
+
+export interface IdempotentAnswer {
+  status: number;
+  body: string;
+}
+
+export type IdempotencyClaim =
+  | { claimed: true }
+  | { claimed: false; fingerprint: string; messageId: string; since: number; answer: IdempotentAnswer | null };

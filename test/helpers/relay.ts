@@ -28,6 +28,7 @@ export function writeConfig(dir: string, config: Record<string, unknown>): strin
   const withDefaults = {
     node: { name: 'relay.test' },
     listeners: { default: { host: '127.0.0.1', port: 0 } },
+    admin: { port: 0 },
     ...config,
   };
   writeFileSync(file, stringify(withDefaults));

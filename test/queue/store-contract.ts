@@ -10,6 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../src/queue/ids.js';
 import type { NewMessage, Store } from '../../src/queue/store.js';
 import { storeContractConcurrency } from './store-contract-concurrency.js';
+import { storeContractAdmin } from './store-contract-admin.js';
+import { storeContractNotices } from './store-contract-notices.js';
+import { storeContractIdempotency } from './store-contract-idempotency.js';
 
 export interface OpenedStore {
   store: Store;
@@ -196,6 +199,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
     });
 
     storeContractConcurrency(() => ({ store, sibling, put }));
+    storeContractAdmin(() => ({ store, sibling, put }));
+    storeContractNotices(() => ({ store, sibling, put }));
+    storeContractIdempotency(() => ({ store, sibling }));
   });
 
 }

@@ -18,7 +18,7 @@ export const MX_PROFILE: SmtpProfile = {
   features: (secure) => MX_FEATURES.filter((f) => !(secure && f === 'STARTTLS')),
 };
 
-export async function startMx(ctx: SandboxContext, settings: SmtpSettings): Promise<SmtpListener> {
+export async function startMx(ctx: SandboxContext, settings: SmtpSettings, tlsFaults: Record<string, unknown> = {}): Promise<SmtpListener> {
   let server: MicrosoftSmtpServer | undefined;
   const hooks = new MxHooks(ctx, settings.limits.maxHeaderBytes, () => server!);
   server = new MicrosoftSmtpServer(ctx, MX_PROFILE, {
@@ -32,6 +32,7 @@ export async function startMx(ctx: SandboxContext, settings: SmtpSettings): Prom
     onMailFrom: (address, session, callback) => hooks.onMailFrom(address, session, callback),
     onRcptTo: (address, session, callback) => hooks.onRcptTo(address, session, callback),
     onData: (stream, session, callback) => hooks.onData(stream, session, callback),
+    ...tlsFaults,
   });
   return listenSmtp(ctx, server, settings.host, settings.mxPort);
 }

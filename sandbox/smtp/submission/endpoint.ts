@@ -22,7 +22,7 @@ export const SUBMISSION_PROFILE: SmtpProfile = {
   features: (secure) => SUBMISSION_FEATURES.map((f) => (secure && f === 'STARTTLS' ? `AUTH ${AUTH_METHODS.join(' ')}` : f)),
 };
 
-export async function startSubmission(ctx: SandboxContext, settings: SmtpSettings): Promise<SmtpListener> {
+export async function startSubmission(ctx: SandboxContext, settings: SmtpSettings, tlsFaults: Record<string, unknown> = {}): Promise<SmtpListener> {
   const limits = new SendingLimits(settings.limits, ctx.clock);
   const delayed = new DelayedDeliveries(ctx.clock, (e) => ctx.events.record({ endpoint: 'submission', action: 'deliver (delayed)', outcome: 'error', message: e.message }));
   let server: MicrosoftSmtpServer | undefined;
@@ -37,6 +37,7 @@ export async function startSubmission(ctx: SandboxContext, settings: SmtpSetting
     onRcptTo: (address, session, callback) => hooks.onRcptTo(address, session, callback),
     onData: (stream, session, callback) => data.onData(stream, session, callback),
     onClose: (session) => hooks.onClose(session),
+    ...tlsFaults,
   });
   const listener = await listenSmtp(ctx, server, settings.host, settings.submissionPort);
   return {

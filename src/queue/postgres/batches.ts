@@ -15,7 +15,10 @@ export interface AcceptItem {
   lease?: Lease;
 }
 
-export async function writeAccepts(pool: pg.Pool, items: AcceptItem[]): Promise<void> {
+/** A pool, or one connection inside a transaction (a notice commits with its recipients' marks). */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+export async function writeAccepts(pool: Queryable, items: AcceptItem[]): Promise<void> {
   const columns: unknown[][] = Array.from({ length: ACCEPT_PARAMS }, () => []);
   const push = (offset: number, values: unknown[]) => values.forEach((v, i) => (columns[offset + i] as unknown[]).push(v));
   const tails: unknown[] = [];

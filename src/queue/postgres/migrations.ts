@@ -143,6 +143,47 @@ const MIGRATIONS: string[] = [
     updated_at bigint NOT NULL
   );
   `,
+  /* 3: the admin console: sessions and API tokens (hashes only), and the route filter of its message list */ `
+  CREATE TABLE admin_sessions (
+    id text PRIMARY KEY,
+    "user" text NOT NULL,
+    csrf text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX admin_sessions_expiry ON admin_sessions (expires_at);
+  CREATE TABLE api_tokens (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    last_used_at bigint,
+    revoked_at bigint
+  );
+  CREATE INDEX recipients_route ON recipients (route, message_id);
+  `,
+  /* 4: what a message is (a DSN, an admin notification, or normal mail) and which recipients' DSNs were dealt with */ `
+  ALTER TABLE messages ADD COLUMN kind text NOT NULL DEFAULT 'normal';
+  ALTER TABLE recipients ADD COLUMN reported text;
+  ALTER TABLE recipients ADD COLUMN warned_at bigint;
+  -- Failures from before DSNs existed are not reported now, years late.
+  UPDATE recipients SET reported = 'before-dsn' WHERE state IN ('failed', 'delivered', 'cancelled');
+  CREATE INDEX messages_kind ON messages (kind, id) WHERE kind <> 'normal';
+  CREATE INDEX recipients_unreported ON recipients (message_id, idx) WHERE reported IS NULL AND state IN ('failed', 'deferred', 'held');
+  CREATE INDEX recipients_success_asked ON recipients (message_id, idx) WHERE reported IS NULL AND state = 'delivered' AND params LIKE '%SUCCESS%';
+  `,
+  /* 5: Idempotency-Key of the HTTP submission API: each key's claim and first answer, until it expires */ `
+  CREATE TABLE idempotency_keys (
+    key text PRIMARY KEY,
+    fingerprint text NOT NULL,
+    message_id text NOT NULL,
+    status integer,
+    body text,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

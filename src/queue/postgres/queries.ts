@@ -6,9 +6,11 @@
  */
 import type pg from 'pg';
 import { State } from '../states.js';
-import type { ListQuery, MessageDetail, MessageSummary } from '../store.js';
+import type { ActivityBucket, ListQuery, MessageDetail, MessageSummary } from '../store.js';
+import { activityBuckets } from '../activity.js';
 import { toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from '../sqlite/rows.js';
 import { SQL } from './sql.js';
+import { firstIdAt } from '../ids.js';
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -24,16 +26,32 @@ export class PostgresQueries {
     };
     if (query.states?.length) add((n) => `m.state = ANY(${n}::text[])`, query.states);
     if (query.app) add((n) => `m.app = ${n}`, query.app);
+    if (query.kind) add((n) => `m.kind = ${n}`, query.kind);
     if (query.sender) add((n) => `m.mail_from LIKE ${n} ESCAPE '\\'`, `%${likeEscape(query.sender)}%`);
     if (query.recipient) {
       add((n) => `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.address LIKE ${n} ESCAPE '\\')`, `%${likeEscape(query.recipient)}%`);
     }
+    if (query.route) add((n) => `EXISTS (SELECT 1 FROM recipients r WHERE r.route = ${n} AND r.message_id = m.id)`, query.route);
+    if (query.since !== undefined) add((n) => `m.id >= ${n}`, firstIdAt(query.since));
+    if (query.until !== undefined) add((n) => `m.id < ${n}`, firstIdAt(query.until));
     if (query.before) add((n) => `m.id < ${n}`, query.before);
     args.push(query.limit);
     const text = `SELECT m.*, (SELECT string_agg(address, E'\\n' ORDER BY idx) FROM recipients r WHERE r.message_id = m.id) AS rcpts
       FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT $${args.length}`;
     const { rows } = await this.pool.query<MessageRow & { rcpts: string | null }>(text, args);
     return rows.map((row) => toSummary(row, row.rcpts ? row.rcpts.split('\n') : []));
+  }
+
+  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    const [received, done] = await Promise.all([
+      this.pool.query<{ at: number; n: number }>(`SELECT (received_at / $1) * $1 AS at, count(*)::int AS n FROM messages WHERE id >= $2 GROUP BY 1`, [bucketMs, firstIdAt(since)]),
+      this.pool.query<{ state: State; at: number; n: number }>(
+        `SELECT state, (updated_at / $1) * $1 AS at, count(*)::int AS n FROM messages
+          WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at >= $2 GROUP BY 1, 2`,
+        [bucketMs, since],
+      ),
+    ]);
+    return activityBuckets(received.rows, done.rows);
   }
 
   async get(messageId: string): Promise<MessageDetail | null> {

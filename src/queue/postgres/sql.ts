@@ -37,6 +37,19 @@ export function acceptWithBodies(tails: number): string {
 }
 
 export const SQL = {
+  setKind: `UPDATE messages SET kind = $1 WHERE id = $2`,
+  oldestWaiting: `SELECT min(received_at) AS at FROM messages WHERE state IN ('queued', 'deferred', 'held')`,
+  markReports: `UPDATE recipients r SET reported = CASE WHEN x.mark = 'final' THEN 'reported' ELSE r.reported END,
+      warned_at = coalesce(r.warned_at, $1::bigint)
+    FROM unnest($2::text[], $3::integer[], $4::text[]) AS x(message_id, idx, mark)
+    WHERE r.message_id = x.message_id AND r.idx = x.idx AND r.reported IS NULL AND (x.mark = 'final' OR r.warned_at IS NULL)
+    RETURNING r.idx`,
+  /** Recipients that may be owed a DSN (Store.dueReports): failed or waiting since before $1, then delivered with NOTIFY=SUCCESS. */
+  selectDueReports: `(SELECT r.message_id, r.idx, r.state FROM recipients r JOIN messages m ON m.id = r.message_id
+        WHERE r.reported IS NULL AND r.state IN ('failed', 'deferred', 'held') AND (r.state = 'failed' OR (r.warned_at IS NULL AND m.received_at < $1::bigint))
+        ORDER BY r.message_id LIMIT $2)
+    UNION ALL (SELECT r.message_id, r.idx, r.state FROM recipients r
+        WHERE r.reported IS NULL AND r.state = 'delivered' AND r.params LIKE '%SUCCESS%' ORDER BY r.message_id LIMIT $2)`,
   insertChunk: `INSERT INTO body_chunks (message_id, seq, data) VALUES ($1, $2, $3)`,
   startUpload: `INSERT INTO body_uploads (message_id, started_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
   abandonUpload: `WITH c AS (DELETE FROM body_chunks WHERE message_id = $1) DELETE FROM body_uploads WHERE message_id = $1`,

@@ -11,13 +11,18 @@ import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { claimedFromNew } from '../claimed.js';
 import { PENDING_RECIPIENT_STATES, type Action, type RecipientState, type State } from '../states.js';
+import { NoticeRaced } from '../store.js';
 import type {
   AccessTokenCache,
+  ActivityBucket,
+  AdminSession,
+  ApiToken,
   ActionOutcome,
   AttemptReport,
   BodyWriter,
   CachedAccessToken,
   ClaimedMessage,
+  DueReport,
   Lease,
   ListQuery,
   MessageDetail,
@@ -25,6 +30,8 @@ import type {
   NewMessage,
   NodeInfo,
   NodeStatus,
+  Notice,
+  ReportMark,
   Reservation,
   RouteState,
   RouteStatus,
@@ -33,17 +40,22 @@ import type {
   Store,
   StoredBody,
   StoredTokenCache,
+  IdempotencyClaim,
+  IdempotencyRequest,
+  IdempotentAnswer,
 } from '../store.js';
 import { params } from '../sqlite/rows.js';
 import { act, releaseHeld } from './actions.js';
 import { writeAccepts, writeFinishes, type AcceptItem } from './batches.js';
 import { forgetUpload, openChunkedBody, PostgresBodyWriter, type ChunkedBody } from './bodies.js';
-import { createPool } from './connection.js';
+import { createPool, transaction } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import { expire, purge } from './maintenance.js';
 import { migrate } from './migrations.js';
+import { PostgresIdempotency } from './idempotency.js';
 import { PostgresNodes, PostgresTokens } from './nodes-and-tokens.js';
 import { PostgresQueries } from './queries.js';
+import { PostgresAdminAuth } from './admin-auth.js';
 import { PostgresBudgets, PostgresRoutes } from './routes-and-budgets.js';
 import { SQL } from './sql.js';
 
@@ -95,6 +107,8 @@ export class PostgresStore implements Store {
   private readonly budgets: PostgresBudgets;
   private readonly nodeRows: PostgresNodes;
   private readonly tokens: PostgresTokens;
+  private readonly adminAuth: PostgresAdminAuth;
+  private readonly idempotency: PostgresIdempotency;
   private closed = false;
 
   /** Connects and brings the schema up to date (waiting while another node does). */
@@ -120,6 +134,8 @@ export class PostgresStore implements Store {
     this.budgets = new PostgresBudgets(this.pool);
     this.nodeRows = new PostgresNodes(this.pool);
     this.tokens = new PostgresTokens(this.pool);
+    this.adminAuth = new PostgresAdminAuth(this.pool);
+    this.idempotency = new PostgresIdempotency(this.pool);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -139,6 +155,36 @@ export class PostgresStore implements Store {
 
   openBody(messageId: string): Promise<Readable> {
     return openChunkedBody(this.pool, messageId);
+  }
+
+  async commitNotice(notice: Notice | null, marks: ReportMark[], now: number): Promise<void> {
+    const body = notice?.body as ChunkedBody | undefined;
+    try {
+      await transaction(this.pool, async (client) => {
+        if (notice && body) {
+          await writeAccepts(client, [{ message: notice.message, body }]);
+          await client.query(SQL.setKind, [notice.kind, notice.message.id]);
+        }
+        if (marks.length) {
+          const { rowCount } = await client.query(SQL.markReports, [now, marks.map((m) => m.messageId), marks.map((m) => m.idx), marks.map((m) => m.mark)]);
+          // Fewer rows: another node reported some first (it waited for their locks), so this notice must not be sent too.
+          if (rowCount !== marks.length) throw new NoticeRaced(marks[0] as ReportMark);
+        }
+      });
+    } catch (err) {
+      if (notice && body && body.tailSeq > 0) await forgetUpload(this.uploads, notice.message.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async oldestWaitingAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ at: number | null }>(SQL.oldestWaiting);
+    return rows[0]?.at ?? null;
+  }
+
+  async dueReports(delayedBefore: number, limit: number): Promise<DueReport[]> {
+    const { rows } = await this.pool.query<{ message_id: string; idx: number; state: RecipientState }>(SQL.selectDueReports, [delayedBefore, limit]);
+    return rows.map((r) => ({ messageId: r.message_id, idx: r.idx, state: r.state }));
   }
 
   async claimDue(node: string, limit: number, now: number, leaseMs: number): Promise<ClaimedMessage[]> {
@@ -254,6 +300,18 @@ export class PostgresStore implements Store {
     return this.tokens.forgetAccessToken(key, value);
   }
 
+  claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim> {
+    return this.idempotency.claim(request);
+  }
+
+  settleIdempotencyKey(key: string, answer: IdempotentAnswer): Promise<void> {
+    return this.idempotency.settle(key, answer);
+  }
+
+  releaseIdempotencyKey(key: string): Promise<void> {
+    return this.idempotency.release(key);
+  }
+
   loadTokenCache(route: string): Promise<StoredTokenCache | null> {
     return this.tokens.loadTokenCache(route);
   }
@@ -264,6 +322,38 @@ export class PostgresStore implements Store {
 
   deleteTokenCache(route: string): Promise<void> {
     return this.tokens.deleteTokenCache(route);
+  }
+
+  createAdminSession(session: AdminSession, now: number): Promise<void> {
+    return this.adminAuth.createSession(session, now);
+  }
+
+  adminSession(id: string, now: number): Promise<AdminSession | null> {
+    return this.adminAuth.session(id, now);
+  }
+
+  deleteAdminSession(id: string): Promise<void> {
+    return this.adminAuth.deleteSession(id);
+  }
+
+  createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void> {
+    return this.adminAuth.createToken(token);
+  }
+
+  apiTokens(): Promise<ApiToken[]> {
+    return this.adminAuth.tokens();
+  }
+
+  useApiToken(hash: string, now: number): Promise<ApiToken | null> {
+    return this.adminAuth.useToken(hash, now);
+  }
+
+  revokeApiToken(idOrName: string, now: number): Promise<boolean> {
+    return this.adminAuth.revokeToken(idOrName, now);
+  }
+
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.queries.activity(since, bucketMs);
   }
 
   list(query: ListQuery): Promise<MessageSummary[]> {

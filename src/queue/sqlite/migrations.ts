@@ -123,6 +123,47 @@ const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  /* 5: the admin console: sessions and API tokens (hashes only), and the route filter of its message list */ `
+  CREATE TABLE admin_sessions (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX admin_sessions_expiry ON admin_sessions (expires_at);
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX recipients_route ON recipients (route, message_id);
+  `,
+  /* 6: what a message is (a DSN, an admin notification, or normal mail) and which recipients' DSNs were dealt with */ `
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'normal';
+  ALTER TABLE recipients ADD COLUMN reported TEXT;
+  ALTER TABLE recipients ADD COLUMN warned_at INTEGER;
+  -- Failures from before DSNs existed are not reported now, years late.
+  UPDATE recipients SET reported = 'before-dsn' WHERE state IN ('failed', 'delivered', 'cancelled');
+  CREATE INDEX messages_kind ON messages (kind, id) WHERE kind <> 'normal';
+  CREATE INDEX recipients_unreported ON recipients (message_id, idx) WHERE reported IS NULL AND state IN ('failed', 'deferred', 'held');
+  CREATE INDEX recipients_success_asked ON recipients (message_id, idx) WHERE reported IS NULL AND state = 'delivered' AND params LIKE '%SUCCESS%';
+  `,
+  /* 7: Idempotency-Key of the HTTP submission API: each key's claim and first answer, until it expires */ `
+  CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status INTEGER,
+    body TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

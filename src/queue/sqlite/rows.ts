@@ -1,5 +1,5 @@
 /** Rows as SQLite returns them, and their mapping to the store's types. */
-import type { AttemptDetail, MailParams, MessageDetail, MessageSummary, RecipientDetail, UpstreamReply } from '../store.js';
+import type { AttemptDetail, MailParams, MessageDetail, MessageKind, MessageSummary, RecipientDetail, UpstreamReply } from '../store.js';
 import type { RecipientState, State, Verdict } from '../states.js';
 
 export interface MessageRow {
@@ -24,6 +24,7 @@ export interface MessageRow {
   attempt_count: number;
   last_error: string | null;
   updated_at: number;
+  kind: MessageKind;
 }
 
 export interface RecipientRow {
@@ -69,6 +70,7 @@ export function toSummary(row: MessageRow, recipients: string[]): MessageSummary
     receivedAt: row.received_at,
     updatedAt: row.updated_at,
     state: row.state,
+    kind: row.kind,
     mailFrom: row.mail_from,
     recipients,
     size: row.size,

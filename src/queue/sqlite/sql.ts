@@ -13,6 +13,17 @@ export const SQL = {
       @size, @sha256, @body_file, @received_header, @state, @next_attempt_at, @expires_at, @lease_owner, @lease_until, @updated_at)`,
   insertBody: `INSERT INTO bodies (message_id, data) VALUES (?, ?)`,
   insertRecipient: `INSERT INTO recipients (message_id, idx, address, params, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  setKind: `UPDATE messages SET kind = ? WHERE id = ?`,
+  oldestWaiting: `SELECT min(received_at) AS at FROM messages WHERE state IN ('queued', 'deferred', 'held')`,
+  markReported: `UPDATE recipients SET reported = 'reported', warned_at = coalesce(warned_at, ?) WHERE message_id = ? AND idx = ? AND reported IS NULL`,
+  markWarned: `UPDATE recipients SET warned_at = ? WHERE message_id = ? AND idx = ? AND warned_at IS NULL AND reported IS NULL`,
+  /** Recipients that may be owed a DSN (Store.dueReports): failed or waiting since before ?, then delivered with NOTIFY=SUCCESS. */
+  selectDueReports: `SELECT * FROM (SELECT r.message_id, r.idx, r.state FROM recipients r INDEXED BY recipients_unreported
+        JOIN messages m ON m.id = r.message_id
+        WHERE r.reported IS NULL AND r.state IN ('failed', 'deferred', 'held') AND (r.state = 'failed' OR (r.warned_at IS NULL AND m.received_at < ?))
+        ORDER BY r.message_id LIMIT ?)
+    UNION ALL SELECT * FROM (SELECT r.message_id, r.idx, r.state FROM recipients r INDEXED BY recipients_success_asked
+        WHERE r.reported IS NULL AND r.state = 'delivered' AND r.params LIKE '%SUCCESS%' ORDER BY r.message_id LIMIT ?)`,
   selectBodyFile: `SELECT body_file FROM messages WHERE id = ?`,
   selectBody: `SELECT data FROM bodies WHERE message_id = ?`,
 

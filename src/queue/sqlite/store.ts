@@ -11,7 +11,11 @@ import Database from 'better-sqlite3';
 import { ACTIONS, PENDING_RECIPIENT_STATES, State, stateAfterAttempt, type Action, type RecipientState } from '../states.js';
 import { SpoolWriter, spoolPath, type SpooledBody } from '../spool.js';
 import { claimedFromNew } from '../claimed.js';
+import { NoticeRaced } from '../store.js';
 import type {
+  ActivityBucket,
+  AdminSession,
+  ApiToken,
   CachedAccessToken,
   NodeInfo,
   NodeStatus,
@@ -19,11 +23,14 @@ import type {
   AttemptReport,
   BodyWriter,
   ClaimedMessage,
+  DueReport,
   Lease,
   ListQuery,
   MessageDetail,
   MessageSummary,
   NewMessage,
+  Notice,
+  ReportMark,
   Reservation,
   RouteState,
   RouteStatus,
@@ -32,11 +39,18 @@ import type {
   Store,
   StoredBody,
   StoredTokenCache,
+  IdempotencyClaim,
+  IdempotencyRequest,
+  IdempotentAnswer,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { RoutesAndBudgets } from './routes-and-budgets.js';
 import { TokenCaches } from './token-caches.js';
 import { NodesAndTokens } from './nodes-and-tokens.js';
+import { AdminAuthRows } from './admin-auth.js';
+import { IdempotencyKeys } from './idempotency.js';
+import { firstIdAt } from '../ids.js';
+import { activityBuckets } from '../activity.js';
 import { migrate } from './migrations.js';
 import { params, toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
@@ -56,6 +70,8 @@ export class SqliteStore implements Store {
   private readonly routes: RoutesAndBudgets;
   private readonly tokenCaches: TokenCaches;
   private readonly nodesAndTokens: NodesAndTokens;
+  private readonly adminAuth: AdminAuthRows;
+  private readonly idempotency: IdempotencyKeys;
 
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -70,6 +86,8 @@ export class SqliteStore implements Store {
     this.routes = new RoutesAndBudgets(this.db);
     this.tokenCaches = new TokenCaches(this.db);
     this.nodesAndTokens = new NodesAndTokens(this.db);
+    this.adminAuth = new AdminAuthRows(this.db);
+    this.idempotency = new IdempotencyKeys(this.db);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -79,38 +97,40 @@ export class SqliteStore implements Store {
   async accept(message: NewMessage, stored: StoredBody, lease?: Lease): Promise<ClaimedMessage> {
     const body = stored as SpooledBody;
     try {
-      await this.commits.run(() => {
-        this.sql.insertMessage.run({
-          id: message.id,
-          received_at: message.receivedAt,
-          listener: message.listener,
-          client_address: message.clientAddress,
-          client_helo: message.clientHelo,
-          tls: message.tls,
-          app: message.app,
-          mail_from: message.mailFrom,
-          mail_params: JSON.stringify(message.mailParams),
-          size: body.size,
-          sha256: body.sha256,
-          body_file: body.file,
-          received_header: message.receivedHeader,
-          state: lease ? State.sending : State.queued,
-          next_attempt_at: message.receivedAt,
-          expires_at: message.expiresAt,
-          lease_owner: lease?.node ?? null,
-          lease_until: lease?.until ?? null,
-          updated_at: message.receivedAt,
-        });
-        if (body.inline) this.sql.insertBody.run(message.id, body.inline);
-        message.recipients.forEach((recipient, idx) =>
-          this.sql.insertRecipient.run(message.id, idx, recipient.address, JSON.stringify(recipient.params), State.queued, message.receivedAt),
-        );
-      });
+      await this.commits.run(() => this.insertAccepted(message, body, lease));
     } catch (err) {
       if (body.file) await rm(body.file, { force: true });
       throw err;
     }
     return claimedFromNew(message, body.size);
+  }
+
+  private insertAccepted(message: NewMessage, body: SpooledBody, lease?: Lease): void {
+    this.sql.insertMessage.run({
+      id: message.id,
+      received_at: message.receivedAt,
+      listener: message.listener,
+      client_address: message.clientAddress,
+      client_helo: message.clientHelo,
+      tls: message.tls,
+      app: message.app,
+      mail_from: message.mailFrom,
+      mail_params: JSON.stringify(message.mailParams),
+      size: body.size,
+      sha256: body.sha256,
+      body_file: body.file,
+      received_header: message.receivedHeader,
+      state: lease ? State.sending : State.queued,
+      next_attempt_at: message.receivedAt,
+      expires_at: message.expiresAt,
+      lease_owner: lease?.node ?? null,
+      lease_until: lease?.until ?? null,
+      updated_at: message.receivedAt,
+    });
+    if (body.inline) this.sql.insertBody.run(message.id, body.inline);
+    message.recipients.forEach((recipient, idx) =>
+      this.sql.insertRecipient.run(message.id, idx, recipient.address, JSON.stringify(recipient.params), State.queued, message.receivedAt),
+    );
   }
 
   async openBody(messageId: string): Promise<Readable> {
@@ -120,6 +140,34 @@ export class SqliteStore implements Store {
     const inline = this.sql.selectBody.get(messageId) as { data: Buffer } | undefined;
     if (!inline) throw new Error(`message ${messageId} has no body in the store`);
     return Readable.from([inline.data]);
+  }
+
+  async commitNotice(notice: Notice | null, marks: ReportMark[], now: number): Promise<void> {
+    const body = notice?.body as SpooledBody | undefined;
+    try {
+      await this.commits.run(() => {
+        if (notice && body) {
+          this.insertAccepted(notice.message, body);
+          this.sql.setKind.run(notice.kind, notice.message.id);
+        }
+        for (const m of marks) {
+          // Marked already: another process reported it first, and this notice must not be sent too.
+          if ((m.mark === 'final' ? this.sql.markReported : this.sql.markWarned).run(now, m.messageId, m.idx).changes === 0) throw new NoticeRaced(m);
+        }
+      });
+    } catch (err) {
+      if (body?.file) await rm(body.file, { force: true });
+      throw err;
+    }
+  }
+
+  async dueReports(delayedBefore: number, limit: number): Promise<DueReport[]> {
+    const rows = this.sql.selectDueReports.all(delayedBefore, limit, limit) as { message_id: string; idx: number; state: RecipientState }[];
+    return rows.map((r) => ({ messageId: r.message_id, idx: r.idx, state: r.state }));
+  }
+
+  async oldestWaitingAt(): Promise<number | null> {
+    return (this.sql.oldestWaiting.get() as { at: number | null }).at;
   }
 
   async claimDue(node: string, limit: number, now: number, leaseMs: number): Promise<ClaimedMessage[]> {
@@ -289,6 +337,18 @@ export class SqliteStore implements Store {
     return this.routes.usage(key, now, limits);
   }
 
+  async claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim> {
+    return this.idempotency.claim(request);
+  }
+
+  async settleIdempotencyKey(key: string, answer: IdempotentAnswer): Promise<void> {
+    this.idempotency.settle(key, answer);
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    this.idempotency.release(key);
+  }
+
   async loadTokenCache(route: string): Promise<StoredTokenCache | null> {
     return this.tokenCaches.load(route);
   }
@@ -325,6 +385,45 @@ export class SqliteStore implements Store {
   }
 
 
+  async createAdminSession(session: AdminSession, now: number): Promise<void> {
+    this.adminAuth.createSession(session, now);
+  }
+
+  async adminSession(id: string, now: number): Promise<AdminSession | null> {
+    return this.adminAuth.session(id, now);
+  }
+
+  async deleteAdminSession(id: string): Promise<void> {
+    this.adminAuth.deleteSession(id);
+  }
+
+  async createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void> {
+    this.adminAuth.createToken(token);
+  }
+
+  async apiTokens(): Promise<ApiToken[]> {
+    return this.adminAuth.tokens();
+  }
+
+  async useApiToken(hash: string, now: number): Promise<ApiToken | null> {
+    return this.adminAuth.useToken(hash, now);
+  }
+
+  async revokeApiToken(idOrName: string, now: number): Promise<boolean> {
+    return this.adminAuth.revokeToken(idOrName, now);
+  }
+
+  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    const received = this.db
+      .prepare(`SELECT (received_at / ?) * ? AS at, count(*) AS n FROM messages WHERE id >= ? GROUP BY at`)
+      .all(bucketMs, bucketMs, firstIdAt(since)) as { at: number; n: number }[];
+    const done = this.db
+      .prepare(`SELECT state, (updated_at / ?) * ? AS at, count(*) AS n FROM messages INDEXED BY messages_final
+        WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at >= ? GROUP BY state, at`)
+      .all(bucketMs, bucketMs, since) as { state: State; at: number; n: number }[];
+    return activityBuckets(received, done);
+  }
+
   async list(query: ListQuery): Promise<MessageSummary[]> {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -337,10 +436,14 @@ export class SqliteStore implements Store {
       args.push(value);
     };
     if (query.app) add('m.app = ?', query.app);
+    if (query.kind) add('m.kind = ?', query.kind);
     if (query.sender) add("m.mail_from LIKE ? ESCAPE '\\'", `%${likeEscape(query.sender)}%`);
     if (query.recipient) {
       add("EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.address LIKE ? ESCAPE '\\')", `%${likeEscape(query.recipient)}%`);
     }
+    if (query.route) add('EXISTS (SELECT 1 FROM recipients r INDEXED BY recipients_route WHERE r.route = ? AND r.message_id = m.id)', query.route);
+    if (query.since !== undefined) add('m.id >= ?', firstIdAt(query.since));
+    if (query.until !== undefined) add('m.id < ?', firstIdAt(query.until));
     if (query.before) add('m.id < ?', query.before);
     const text = `SELECT m.*, (SELECT group_concat(address, char(10)) FROM recipients r WHERE r.message_id = m.id) AS rcpts
       FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;

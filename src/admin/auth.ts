@@ -1,0 +1,143 @@
+/**
+ * Who is asking: a console session (cookie), an API token (Authorization: Bearer), or nobody.
+ *
+ * Sessions: a random cookie (HttpOnly, SameSite=Strict, Secure over TLS, Path=/) whose SHA-256
+ * is the session's key in the store, so every node of a cluster accepts it. Every state-changing
+ * request on a session must carry the session's CSRF token in the X-CSRF-Token header
+ * (a synchronizer token, bound to the session server-side); SameSite=Strict is the second wall.
+ * Sign-in itself only takes application/json, which a cross-site form cannot send.
+ * API tokens carry no ambient authority (a browser never adds them), so they need no CSRF token.
+ *
+ * With no admin users configured, a one-time setup token is printed to the log at start: it
+ * signs in once (as "setup") so a new admin can look around; `relay365 admin passwd` makes real users.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/cookie';
+import type { Logger } from 'pino';
+import type { AdminConfig } from '../config/schema.js';
+import { verifyPassword } from '../policy/passwords.js';
+import type { Store } from '../queue/store.js';
+import { Lockout } from './lockout.js';
+import { ProblemError } from './problems.js';
+import { API_TOKEN_PREFIX, randomToken, sameSecret, sha256 } from './secrets.js';
+
+export const SESSION_COOKIE = 'relay365_session';
+export const CSRF_HEADER = 'x-csrf-token';
+export const SETUP_USER = 'setup';
+
+export interface Caller {
+  user: string;
+  via: 'session' | 'token';
+  /** The session's key (hash) and CSRF token, for sessions. */
+  sessionId?: string;
+  csrf?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Sign-in required', detail, {}, { 'www-authenticate': 'Bearer realm="relay365"' });
+
+/** A hash verified against when the user does not exist, so a wrong user name takes as long as a wrong password. */
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+export class AdminAuth {
+  private readonly lockout: Lockout;
+  private setupToken: string | null;
+
+  constructor(
+    private readonly config: AdminConfig,
+    private readonly store: Store,
+    private readonly secure: boolean,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lockout = new Lockout({ attempts: config.lockout.attempts, durationMs: config.lockout.duration });
+    this.setupToken = Object.keys(config.users).length ? null : `setup-${randomToken(24)}`;
+  }
+
+  /** Printed to the log once at start when there are no users (the admin needs it to get in). */
+  announceSetupToken(url: string): void {
+    if (!this.setupToken) return;
+    this.log.warn(
+      { setupToken: this.setupToken, console: url },
+      'no admin users are configured: sign in to the console once with this setup token as the password (user "setup"), then add users with `relay365 admin passwd <user>`',
+    );
+  }
+
+  get needsSetup(): boolean {
+    return Object.keys(this.config.users).length === 0;
+  }
+
+  /** Fastify onRequest hook: identifies the caller (or leaves it null); CSRF is checked here too. */
+  identify = async (request: FastifyRequest): Promise<void> => {
+    request.caller = null;
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!match || !match[1]!.startsWith(API_TOKEN_PREFIX)) throw unauthorized('The Authorization header must be "Bearer <API token>" with a token from `relay365 admin token create`.');
+      const token = await this.store.useApiToken(sha256(match[1]!), this.now());
+      if (!token) throw unauthorized('This API token is unknown or revoked.');
+      request.caller = { user: `token:${token.name}`, via: 'token' };
+      return;
+    }
+    const cookie = request.cookies[SESSION_COOKIE];
+    if (!cookie) return;
+    const session = await this.store.adminSession(sha256(cookie), this.now());
+    if (!session) return;
+    request.caller = { user: session.user, via: 'session', sessionId: session.id, csrf: session.csrf };
+  };
+
+  /** For every state-changing request of a session: the CSRF token must come back in the header. */
+  checkCsrf(request: FastifyRequest): void {
+    const caller = request.caller;
+    if (!caller || caller.via !== 'session') return;
+    const given = request.headers[CSRF_HEADER];
+    if (typeof given !== 'string' || !caller.csrf || !sameSecret(given, caller.csrf)) {
+      throw new ProblemError(403, 'csrf', 'CSRF token missing or wrong', `A request that changes something must carry the session's CSRF token in the ${CSRF_HEADER} header (GET /api/session returns it).`);
+    }
+  }
+
+  require(request: FastifyRequest): Caller {
+    if (!request.caller) throw unauthorized('Sign in to the console (POST /api/login) or send an API token (Authorization: Bearer).');
+    return request.caller;
+  }
+
+  async login(request: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<{ user: string; csrfToken: string; expiresAt: number }> {
+    const now = this.now();
+    const keys = [`user:${user.toLowerCase()}`, `ip:${request.ip}`];
+    const locked = this.lockout.lockedUntil(keys, now);
+    if (locked) {
+      const seconds = Math.ceil((locked - now) / 1000);
+      throw new ProblemError(429, 'locked-out', 'Too many failed sign-ins', `Sign-in is locked for ${seconds} s after ${this.config.lockout.attempts} failures.`, { retryAfter: seconds }, { 'retry-after': String(seconds) });
+    }
+    if (!(await this.passwordMatches(user, password))) {
+      this.lockout.failed(keys, now);
+      this.log.warn({ user, client: request.ip }, 'admin sign-in failed');
+      throw new ProblemError(401, 'bad-credentials', 'Wrong user or password', 'The user name or the password is wrong.');
+    }
+    this.lockout.succeeded(keys);
+    if (user === SETUP_USER && this.setupToken) this.setupToken = null; // one time only
+    const cookie = randomToken();
+    const session = { id: sha256(cookie), user, csrf: randomToken(), createdAt: now, expiresAt: now + this.config.sessionLifetime };
+    await this.store.createAdminSession(session, now);
+    reply.setCookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'strict', secure: this.secure, path: '/', expires: new Date(session.expiresAt) });
+    this.log.info({ user, client: request.ip }, 'admin signed in');
+    return { user, csrfToken: session.csrf, expiresAt: session.expiresAt };
+  }
+
+  async logout(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.caller?.sessionId) await this.store.deleteAdminSession(request.caller.sessionId);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+  }
+
+  private async passwordMatches(user: string, password: string): Promise<boolean> {
+    if (user === SETUP_USER && this.setupToken) return sameSecret(password, this.setupToken);
+    const hash = this.config.users[user]?.passwordHash;
+    const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
+    return hash !== undefined && ok;
+  }
+}

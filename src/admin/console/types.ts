@@ -1,0 +1,67 @@
+/** The API's answers, as much of them as the console reads (src/queue/store.ts has the full types). */
+export type State = 'queued' | 'sending' | 'deferred' | 'delivered' | 'failed' | 'held' | 'cancelled';
+export const STATES: State[] = ['queued', 'sending', 'deferred', 'delivered', 'failed', 'held', 'cancelled'];
+
+export interface Reply {
+  code: number | null;
+  enhanced: string | null;
+  text: string;
+}
+
+export interface MessageSummary {
+  id: string;
+  receivedAt: number;
+  updatedAt: number;
+  state: State;
+  /** Mail from an app, a DSN relay365 wrote, or its notification to the admins. */
+  kind?: 'normal' | 'dsn' | 'notification';
+  mailFrom: string;
+  recipients: string[];
+  size: number;
+  app: string | null;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export interface MessageView extends MessageSummary {
+  listener: string;
+  clientAddress: string;
+  clientHelo: string | null;
+  tls: string | null;
+  sha256: string;
+  expiresAt: number;
+  leaseOwner: string | null;
+  headers: { name: string; value: string }[];
+  recipientDetails: { idx: number; address: string; state: State; route: string | null; reply: Reply | null; verdict: string | null; diagnosis: string | null; retryAt: number | null }[];
+  attempts: { attempt: number; recipientIdx: number; startedAt: number; durationMs: number; node: string; route: string; transport: string; verdict: string; reply: Reply | null; diagnosis: string | null; fix: string | null }[];
+}
+
+export interface RouteView {
+  name: string;
+  transport: string;
+  state: 'active' | 'paused' | 'held';
+  health: 'ok' | 'degraded' | 'held' | 'paused';
+  reason: string | null;
+  fix: string | null;
+  since: number | null;
+  probeAt: number | null;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  lastError: string | null;
+  warnings: string[];
+  budget: { mailbox: string; messagesPerMinute: number; recipientsPerDay: number; messagesThisMinute: number; recipientsToday: number; messagesLeftThisMinute: number; recipientsLeftToday: number } | null;
+  expiry: { kind: string; key: string; expiresAt: number; daysLeft: number; level: string; warning: string | null } | null;
+  auth: { flow: string; mailbox: string; credential: string; account: string | null; accessTokenExpiresAt: number | null; lastRefreshAt: number | null; problems: string[]; fix: string | null } | null;
+  /** `relay365 setup ROUTE`'s guide (src/doctor/setup-guide.ts). */
+  setupGuide: { summary: string; sections: { title: string; steps: { text: string; command?: string; url?: string }[] }[] } | null;
+}
+
+export interface Overview {
+  now: number;
+  since: number;
+  bucketMs: number;
+  counts: Record<State, number>;
+  activity: { at: number; received: number; delivered: number; failed: number }[];
+  routes: Pick<RouteView, 'name' | 'transport' | 'health' | 'state' | 'reason' | 'fix' | 'lastError'>[];
+}

@@ -1,0 +1,83 @@
+/**
+ * One message as the console shows it: the store's detail (envelope, recipients, attempts with
+ * the upstream's words, verdicts, diagnoses, fixes and the node of each) plus its headers, read
+ * from the stored body's header block only (mailsplit stops there; the body is never loaded).
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import type { Headers } from '@zone-eu/mailsplit';
+import { readRootHeaders } from '../mime/from-header.js';
+import { MESSAGE_ID_PATTERN } from '../queue/ids.js';
+import type { Action } from '../queue/states.js';
+import type { ActionOutcome, MessageDetail, Store } from '../queue/store.js';
+
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+export interface MessageView extends MessageDetail {
+  headers: HeaderField[];
+}
+
+/** The header block's fields in order, encoded words decoded. */
+export async function readHeaders(body: Readable): Promise<HeaderField[]> {
+  const headers = await readRootHeaders(body);
+  return headers ? fieldsOf(headers) : [];
+}
+
+function fieldsOf(headers: Headers): HeaderField[] {
+  const fields: HeaderField[] = [];
+  const seen = new Set<string>();
+  for (const { key, line } of headers.getList()) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const name = line.slice(0, line.indexOf(':')).trim() || key;
+    for (const decoded of headers.getDecoded(key)) fields.push({ name, value: decoded.value });
+  }
+  return fields;
+}
+
+export async function messageView(store: Store, id: string): Promise<MessageView | null> {
+  if (!MESSAGE_ID_PATTERN.test(id)) return null;
+  const detail = await store.get(id);
+  if (!detail) return null;
+  const headers = await readHeaders(await store.openBody(id)).catch(() => [] as HeaderField[]);
+  return { ...detail, headers };
+}
+
+/** The message as it is delivered: this relay's Received header, then the stored body, streamed. */
+export async function emlStream(store: Store, id: string): Promise<{ stream: Readable; size: number } | null> {
+  if (!MESSAGE_ID_PATTERN.test(id)) return null;
+  const detail = await store.get(id);
+  if (!detail) return null;
+  const body = await store.openBody(id);
+  const out = new PassThrough();
+  out.write(detail.receivedHeader);
+  body.on('error', (err) => out.destroy(err));
+  body.pipe(out);
+  return { stream: out, size: Buffer.byteLength(detail.receivedHeader) + detail.size };
+}
+
+export interface ActionResult {
+  id: string;
+  ok: boolean;
+  /** The new state; null when deleted. */
+  state?: string | null;
+  /** Why not, in words. */
+  error?: string;
+}
+
+/** Retry, cancel or delete messages by id, one by one (what `relay365 queue retry|cancel|delete` does too). */
+export async function actOn(store: Store, ids: string[], action: Extract<Action, 'retry' | 'cancel' | 'delete'>, by: string, now = Date.now()): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  for (const id of ids) {
+    if (!MESSAGE_ID_PATTERN.test(id)) {
+      results.push({ id, ok: false, error: 'not a message id' });
+      continue;
+    }
+    const outcome: ActionOutcome = await store.act(id, action, now, action === 'retry' ? undefined : `${action === 'cancel' ? 'cancelled' : 'deleted'} by ${by}`);
+    if (outcome.ok) results.push({ id, ok: true, state: outcome.state });
+    else results.push({ id, ok: false, error: outcome.reason === 'not-found' ? 'no such message' : `cannot ${action} a message that is ${outcome.state}` });
+  }
+  return results;
+}

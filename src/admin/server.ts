@@ -1,0 +1,143 @@
+/**
+ * The admin HTTP server (Fastify) on its own listener (config `admin`): the JSON API under
+ * /api with its OpenAPI document at /api/openapi.json, the console (static files, no CDN),
+ * /metrics for Prometheus, and /healthz and /readyz for load balancers.
+ *
+ * /healthz, /readyz and /metrics answer without signing in (load balancers and Prometheus
+ * have no session); everything under /api except /api/login and the OpenAPI document needs a
+ * session or an API token, and every state-changing request of a session its CSRF token.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { readMasterKey, type MasterKey } from '../config/master-key.js';
+import type { Config } from '../config/schema.js';
+import type { Store } from '../queue/store.js';
+import { messageRoutes } from './api/messages.js';
+import { routeRoutes } from './api/routes.js';
+import { systemRoutes } from './api/system.js';
+import { AdminAuth } from './auth.js';
+import { consolePage } from './console-page.js';
+import { consoleStyle } from './console-style.js';
+import { registry, reportQueueDepthOf, stopReportingQueueDepthOf } from './metrics.js';
+import { problemHandler, sendProblem } from './problems.js';
+
+export interface AdminDeps {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** The SMTP listeners' bound addresses. */
+  listeners: () => Map<string, AddressInfo>;
+  /** True while the relay's listeners are up (readiness). */
+  listening: () => boolean;
+  masterKey?: MasterKey | null;
+}
+
+export interface RunningAdmin {
+  address: AddressInfo;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The compiled console: dist/console beside dist/src (or, running from the sources as the tests do, the build's). */
+const CONSOLE_DIR = [new URL('../../console/', import.meta.url), new URL('../../dist/console/', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(join(dir, 'main.js'))) ?? fileURLToPath(new URL('../../console/', import.meta.url));
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstance; auth: AdminAuth }> {
+  const { config, store, log } = deps;
+  const tls = config.admin.tls;
+  const app = (tls
+    ? Fastify({ logger: false, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, trustProxy: false })
+    : Fastify({ logger: false, trustProxy: false })) as unknown as FastifyInstance;
+  const auth = new AdminAuth(config.admin, store, Boolean(tls), log.child({ component: 'admin' }));
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'relay365 admin API', version: '1', description: 'The queue, routes, apps and nodes of a relay365 relay. Errors are RFC 7807 problem documents.' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'relay365_session' },
+          token: { type: 'http', scheme: 'bearer', description: 'relay365 admin token create <name>' },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+    },
+  });
+  app.setErrorHandler(problemHandler(log));
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, { type: 'https://relay365.dev/problems/not-found', title: 'Not found', status: 404, detail: `nothing at ${request.method} ${request.url.split('?')[0]}` }));
+
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
+    if (!request.url.startsWith('/api/')) return;
+    reply.header('cache-control', 'no-store');
+    await auth.identify(request);
+    if (!SAFE_METHODS.has(request.method) && request.url !== '/api/login') auth.checkCsrf(request);
+  });
+
+  app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise).' } }, async (_request, reply) => {
+    const problems: string[] = [];
+    if (!deps.listening()) problems.push('the SMTP listeners are not up');
+    await store.countByState().catch((err: unknown) => problems.push(`the store does not answer: ${(err as Error).message}`));
+    if (problems.length) return reply.code(503).send({ status: 'unavailable', problems });
+    return { status: 'ready' };
+  });
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics.' } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+
+  const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
+  messageRoutes(app, store, auth);
+  routeRoutes(app, config, store, auth, masterKey);
+  systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/assets/console.css', { schema: { hide: true } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(consoleStyle));
+  await app.register(fastifyStatic, { root: CONSOLE_DIR, prefix: '/assets/', decorateReply: false, cacheControl: false });
+  for (const path of ['/', '/queue', '/messages/:id', '/routes', '/login']) {
+    app.get(path, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+        .send(consolePage),
+    );
+  }
+  return { app, auth };
+}
+
+/** The master key, to describe delegated routes' sign-ins (who signed in, token expiry); null when this host has none. */
+function masterKeyOf(config: Config): MasterKey | null {
+  try {
+    return readMasterKey({ env: process.env, keyFile: config.secrets.keyFile });
+  } catch {
+    return null; // a broken key stopped the relay before this; the routes page then says the sign-in cannot be read
+  }
+}
+
+export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
+  const { app, auth } = await buildAdmin(deps);
+  reportQueueDepthOf(deps.store);
+  await app.listen({ host: deps.config.admin.host, port: deps.config.admin.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${deps.config.admin.tls ? 'https' : 'http'}://${host}:${address.port}/`;
+  deps.log.info({ console: url }, 'admin console and API listening');
+  auth.announceSetupToken(url);
+  return {
+    address,
+    url,
+    async stop() {
+      stopReportingQueueDepthOf(deps.store);
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * `relay365 setup ROUTE [--json]`: prints the tenant-side steps for the route's transport, filled
+ * in with its values (src/doctor/setup-guide.ts builds them; the admin console shows the same).
+ */
+import type { Command } from 'commander';
+import { setupGuide, type SetupGuide } from '../doctor/setup-guide.js';
+import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+
+export function renderGuide(guide: SetupGuide): string {
+  const lines = [`route ${guide.route} (${guide.transport})`, '', guide.summary];
+  for (const section of guide.sections) {
+    lines.push('', `== ${section.title}`);
+    section.steps.forEach((step, i) => {
+      lines.push(`${i + 1}. ${step.text}`);
+      if (step.url) lines.push(`   ${step.url}`);
+      if (step.command) lines.push(...step.command.split('\n').map((c) => `     ${c}`));
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function setupCommand(program: Command, global: () => GlobalOptions): void {
+  program
+    .command('setup <route>')
+    .description("print the tenant-side steps for a route (app registration, admin consent, Exchange Online PowerShell, SPF, connector), filled in with the route's values")
+    .option('--json', 'the guide as JSON')
+    .action((name: string, opts: { json?: boolean }) => {
+      const { config } = loadOrExit(global());
+      const route = config.routes[name];
+      if (!route) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
+      const guide = setupGuide(name, route, { publicIps: config.doctor.publicIps });
+      process.stdout.write(opts.json ? `${JSON.stringify(guide, null, 2)}\n` : renderGuide(guide));
+    });
+}

@@ -1,0 +1,42 @@
+/**
+ * The `admin` key: the console and JSON API's own HTTP listener (src/admin/), who may sign in,
+ * and how long a session lasts. Off the SMTP listeners on purpose: it can be bound to a
+ * management network and put behind its own TLS certificate.
+ */
+import { z } from 'zod';
+import { PASSWORD_HASH } from '../policy/passwords.js';
+import { bool, duration, host, intInRange, text } from './fields.js';
+
+const adminUser = z.strictObject({
+  passwordHash: text('a password hash from relay365 admin passwd')
+    .refine((v) => PASSWORD_HASH.test(v), { error: 'expected a hash made by `relay365 admin passwd` (scrypt$…), not a password' })
+    .describe('scrypt hash made by `relay365 admin passwd <user>`; never the password itself.'),
+});
+
+export const adminSchema = z
+  .strictObject({
+    enabled: bool().default(true).describe('Serve the admin console, JSON API, /metrics, /healthz and /readyz.'),
+    host: host().default('127.0.0.1').describe('Address the console listens on; keep it on a management network or 127.0.0.1 behind a reverse proxy.'),
+    port: intInRange(0, 65535).default(8025).describe('0 picks a free port (tests); the port chosen is logged.'),
+    tls: z
+      .strictObject({
+        cert: text('a path to a PEM certificate file').describe('PEM certificate (chain) for the console: HTTPS, and Secure session cookies.'),
+        key: text('a path to a PEM private key file').describe('PEM private key for cert.'),
+      })
+      .optional()
+      .describe('Serve the console over HTTPS. Without it, plain HTTP: bind to 127.0.0.1 or put a TLS proxy in front.'),
+    users: z
+      .record(z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'a user name is 1 to 64 letters, digits and . _ @ -' }), adminUser)
+      .default({})
+      .describe('Who may sign in, by user name. With none, the first start prints a one-time setup token to the log.'),
+    sessionLifetime: duration().prefault('8h').describe('A console session ends this long after signing in.'),
+    lockout: z
+      .strictObject({
+        attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins for one user (or from one address) before it is locked out.'),
+        duration: duration().prefault('15m').describe('How long a lock-out lasts.'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type AdminConfig = z.output<typeof adminSchema>;

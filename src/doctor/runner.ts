@@ -1,0 +1,101 @@
+/**
+ * Runs the doctor: the configuration's checks, then for each route (or the one asked for) its
+ * checks in the order a delivery meets them — secrets, DNS, MX, TCP, TLS, token, SMTP AUTH, senders,
+ * SPF and certificate — and, when asked, one test message. A check that needs what an earlier one
+ * could not establish is skipped with the reason.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { readMasterKey } from '../config/master-key.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { isDelegated } from '../credentials/delegated-client.js';
+import type { SignInStore } from '../credentials/providers.js';
+import { openStore } from '../queue/open.js';
+import type { Store } from '../queue/store.js';
+import { reportOk, type CheckResult, type DoctorReport, type RouteReport } from './check.js';
+import { configChecks, secretChecks } from './config-and-secrets.js';
+import { newRouteState, type DoctorContext } from './context.js';
+import { endpointDnsCheck, mxCheck } from './dns.js';
+import { createResolver } from './resolver.js';
+import { routeTarget } from './route-target.js';
+import { sendTestCheck } from './send-test.js';
+import { senderChecks } from './sender.js';
+import { smtpAuthCheck } from './smtp-auth.js';
+import { certificateCheck, spfCheck } from './spf-connector.js';
+import { tcpCheck } from './tcp.js';
+import { tlsCheck } from './tls.js';
+import { tokenCheck } from './token.js';
+
+export interface DoctorOptions {
+  /** Only this route. */
+  route?: string;
+  /** Send one real test message to this address through each route checked. */
+  sendTest?: string;
+  log: Logger;
+  now?: number;
+}
+
+export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions): Promise<DoctorReport> {
+  const { config } = loaded;
+  const ctx: DoctorContext = {
+    config,
+    settings: config.doctor,
+    resolver: createResolver(config.doctor.dnsServers, config.doctor.timeout),
+    ehloName: config.node.name ?? hostname(),
+    log: options.log,
+    now: options.now ?? Date.now(),
+  };
+  const names = options.route ? [options.route] : Object.keys(config.routes);
+  const routes: RouteReport[] = [];
+  const signIns = await openSignIns(config, names);
+  try {
+    for (const name of names) {
+      const route = config.routes[name];
+      if (!route) throw new Error(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`);
+      routes.push({ route: name, transport: route.transport, checks: await routeChecks(ctx, loaded, name, options.sendTest, signIns?.signIns) });
+    }
+  } finally {
+    await signIns?.store.close();
+  }
+  const report = { config: { file: loaded.file, checks: configChecks(loaded) }, routes };
+  return { ok: reportOk(report), checkedAt: new Date(ctx.now).toISOString(), ...report };
+}
+
+/**
+ * Delegated routes' sign-ins live in the store, sealed with the master key: opened only when such a
+ * route is checked and a key exists (without one nobody has signed in, and the doctor creates none).
+ */
+async function openSignIns(config: Config, names: string[]): Promise<{ store: Store; signIns: SignInStore } | null> {
+  const delegated = names.some((n) => {
+    const route = config.routes[n];
+    return route !== undefined && 'credentials' in route && isDelegated(route);
+  });
+  if (!delegated) return null;
+  const key = readMasterKey({ env: process.env, keyFile: config.secrets.keyFile });
+  if (!key) return null;
+  const store = await openStore(config);
+  return { store, signIns: { store, key } };
+}
+
+async function routeChecks(ctx: DoctorContext, loaded: LoadedConfig, name: string, sendTo: string | undefined, signIns: SignInStore | undefined): Promise<CheckResult[]> {
+  const state = newRouteState(routeTarget(name, loaded.config.routes[name]!));
+  const checks: CheckResult[] = [...secretChecks(state.target, loaded, ctx.now)];
+  const add = (c: CheckResult | null) => {
+    if (c) checks.push(c);
+    return c;
+  };
+  add(certificateCheck(ctx, state));
+  if (state.target.endpoint) {
+    add(await endpointDnsCheck(ctx, state));
+    add(await mxCheck(ctx, state));
+    add(await tcpCheck(ctx, state));
+    add(await tlsCheck(ctx, state));
+  }
+  add(await tokenCheck(ctx, state, signIns));
+  const auth = add(await smtpAuthCheck(ctx, state));
+  checks.push(...(await senderChecks(ctx, state, auth?.status === 'pass')));
+  add(await spfCheck(ctx, state));
+  if (sendTo) add(await sendTestCheck(ctx, state, sendTo));
+  return checks;
+}

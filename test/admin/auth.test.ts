@@ -1,0 +1,184 @@
+/**
+ * Signing in to the admin API: sessions with the right cookie flags, CSRF refusal, lock-out,
+ * the one-time setup token, API tokens (API and CLI), and TLS.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
+import { upstreamTlsIdentity } from '../helpers/sink.js';
+import { recordForLeakScan } from '../secrets/leak-sink.js';
+import { ADMIN, AdminClient, startAdminRelay, type AdminRelay } from './helpers.js';
+
+const run = promisify(execFile);
+let relay: AdminRelay | null = null;
+afterEach(async () => {
+  await relay?.stop();
+  relay = null;
+});
+
+const isProblem = (body: unknown, status: number) =>
+  expect(body).toMatchObject({ type: expect.stringMatching(/^https:\/\//), title: expect.any(String), status, detail: expect.any(String) });
+
+describe('admin sign-in', () => {
+  it('refuses the API without a session, with a problem document, and says nobody is signed in', async () => {
+    relay = await startAdminRelay();
+    const anonymous = new AdminClient(relay.base);
+    const list = await anonymous.get('/api/messages');
+    expect(list.status).toBe(401);
+    expect(list.headers.get('content-type')).toContain('application/problem+json');
+    isProblem(list.body, 401);
+    expect((await anonymous.get('/api/session')).body).toMatchObject({ user: null, csrfToken: null, needsSetup: false });
+    for (const [method, path] of [['GET', '/api/routes'], ['GET', '/api/apps'], ['GET', '/api/nodes'], ['GET', '/api/overview'], ['GET', '/api/tokens'], ['POST', '/api/test-send']] as const) {
+      expect((await anonymous.request(method, path, method === 'POST' ? { to: 'a@b.example' } : undefined)).status, `${method} ${path}`).toBe(401);
+    }
+  });
+
+  it('signs in with a session cookie that is HttpOnly, SameSite=Strict and not Secure over plain HTTP, and signs out', async () => {
+    relay = await startAdminRelay();
+    const client = new AdminClient(relay.base);
+    const login = await client.login();
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/relay365_session=/);
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    expect(cookie).not.toMatch(/Secure/i);
+    expect((await client.get('/api/session')).body).toMatchObject({ user: 'ops', via: 'session', csrfToken: client.csrf });
+    expect((await client.get('/api/messages')).status).toBe(200);
+    expect((await client.post('/api/logout')).status).toBe(200);
+    expect((await client.get('/api/messages')).status).toBe(401);
+  });
+
+  it('refuses a state-changing request without the CSRF token, or with a wrong one', async () => {
+    relay = await startAdminRelay();
+    const client = new AdminClient(relay.base);
+    await client.login();
+    const without = await client.post('/api/routes/main/pause', undefined, { csrf: false });
+    expect(without.status).toBe(403);
+    isProblem(without.body, 403);
+    expect((await client.delete('/api/tokens/x', { csrf: false })).status).toBe(403);
+    const wrong = new AdminClient(relay.base);
+    wrong.cookie = client.cookie;
+    wrong.csrf = 'not-the-token';
+    expect((await wrong.post('/api/routes/main/pause')).status).toBe(403);
+    expect((await client.get('/api/routes')).body.routes).toMatchObject([{ name: 'main', state: 'active' }]);
+    expect((await client.post('/api/routes/main/pause')).status).toBe(200);
+  });
+
+  it('takes sign-in only as JSON: a cross-site form cannot post it', async () => {
+    relay = await startAdminRelay();
+    const res = await fetch(`${relay.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `user=ops&password=${encodeURIComponent(ADMIN.password)}` });
+    expect(res.status).toBe(415);
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('locks a user out after repeated failures, even for the right password, and says for how long', async () => {
+    relay = await startAdminRelay({ lockout: { attempts: 3, duration: '10m' } });
+    const client = new AdminClient(relay.base);
+    for (let i = 0; i < 3; i++) {
+      const wrong = await client.login(ADMIN.user, `guess-${i}`);
+      expect(wrong.status).toBe(401);
+      isProblem(wrong.body, 401);
+    }
+    const locked = await client.login();
+    expect(locked.status).toBe(429);
+    isProblem(locked.body, 429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(500);
+    expect(client.cookie).toBeNull();
+    expect(JSON.stringify(relay.relay.logs)).not.toContain('guess-');
+  });
+
+  it('with no users, prints a one-time setup token that signs in once', async () => {
+    relay = await startAdminRelay({ users: {} });
+    const entry = relay.relay.logs.find((l) => typeof l.setupToken === 'string');
+    expect(entry?.msg).toMatch(/relay365 admin passwd/);
+    const token = entry!.setupToken as string;
+    const first = new AdminClient(relay.base);
+    expect((await first.login('setup', 'wrong-token')).status).toBe(401);
+    expect((await first.login('setup', token)).status).toBe(200);
+    expect((await first.get('/api/session')).body).toMatchObject({ user: 'setup', needsSetup: true });
+    expect((await new AdminClient(relay.base).login('setup', token)).status).toBe(401);
+    expect((await first.get('/api/messages')).status).toBe(200);
+  });
+
+  it('accepts API tokens as Bearer without CSRF, lists them without their value, and refuses them once revoked', async () => {
+    relay = await startAdminRelay();
+    const client = new AdminClient(relay.base);
+    await client.login();
+    const created = await client.post<{ id: string; name: string; token: string }>('/api/tokens', { name: 'monitoring' });
+    expect(created.status).toBe(200);
+    expect(created.body.token).toMatch(/^r365_[A-Za-z0-9_-]{43}$/);
+    expect((await client.post('/api/tokens', { name: 'monitoring' })).status).toBe(409);
+    const listed = await client.get('/api/tokens');
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.token);
+    expect(listed.body.tokens).toMatchObject([{ id: created.body.id, name: 'monitoring', revokedAt: null }]);
+
+    const robot = new AdminClient(relay.base, created.body.token);
+    expect((await robot.get('/api/messages')).status).toBe(200);
+    expect((await robot.post('/api/routes/main/pause')).status).toBe(200);
+    expect((await robot.get('/api/session')).body).toMatchObject({ user: 'token:monitoring', via: 'token' });
+    expect((await client.delete(`/api/tokens/${created.body.id}`)).status).toBe(200);
+    const refused = await robot.get('/api/messages');
+    expect(refused.status).toBe(401);
+    isProblem(refused.body, 401);
+    expect((await new AdminClient(relay.base, 'r365_made-up-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa').get('/api/messages')).status).toBe(401);
+    expect(JSON.stringify(relay.relay.logs)).not.toContain(created.body.token);
+  });
+
+  it('serves the console over HTTPS with Secure cookies when admin.tls is set', async () => {
+    const { identity } = await upstreamTlsIdentity();
+    const dir = tempDir();
+    writeFileSync(join(dir, 'admin.crt'), identity.cert);
+    writeFileSync(join(dir, 'admin.key'), identity.key);
+    relay = await startAdminRelay({ tls: { cert: join(dir, 'admin.crt'), key: join(dir, 'admin.key') } });
+    expect(relay.base).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const { request } = await import('node:https');
+    const answer = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+      const req = request(`${relay!.base}/api/login`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, cookie: String(res.headers['set-cookie'] ?? '') });
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ user: ADMIN.user, password: ADMIN.password }));
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.cookie).toMatch(/; Secure/i);
+  });
+});
+
+describe('relay365 admin (CLI)', () => {
+  const cli = async (dir: string, args: string[], input?: string) => {
+    const child = run(process.execPath, [CLI, '--config', join(dir, 'relay365.yaml'), ...args], { cwd: dir, env: { PATH: process.env.PATH } });
+    if (input !== undefined) child.child.stdin?.end(input);
+    const { stdout, stderr } = await child;
+    recordForLeakScan(`relay365 ${args.join(' ')}`, stdout + stderr);
+    return { stdout, stderr };
+  };
+
+  it('passwd prints a hash for admin.users that the config accepts and that signs in', async () => {
+    const dir = tempDir();
+    writeConfig(dir, {});
+    const { stdout } = await cli(dir, ['admin', 'passwd', 'alice'], `${ADMIN.password}\n`);
+    expect(stdout).toMatch(/^admin:\n {2}users:\n {4}alice:\n {6}passwordHash: scrypt\$/);
+    expect(stdout).not.toContain(ADMIN.password);
+    const hash = /passwordHash: (\S+)/.exec(stdout)![1]!;
+    relay = await startAdminRelay({ users: { alice: { passwordHash: hash } } });
+    expect((await new AdminClient(relay.base).login('alice', ADMIN.password)).status).toBe(200);
+  });
+
+  it('token create prints a token once; list shows it without the value; revoke ends it', async () => {
+    const dir = tempDir();
+    writeConfig(dir, {});
+    const created = await cli(dir, ['admin', 'token', 'create', 'deploy']);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^r365_/);
+    const listed = await cli(dir, ['admin', 'token', 'list']);
+    expect(listed.stdout).toMatch(/deploy .* active/);
+    expect(listed.stdout).not.toContain(token);
+    expect((await cli(dir, ['admin', 'token', 'revoke', 'deploy'])).stdout).toBe('deploy: revoked\n');
+    expect(JSON.parse((await cli(dir, ['admin', 'token', 'list', '--json'])).stdout)).toMatchObject([{ name: 'deploy', revokedAt: expect.any(Number) }]);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * The admin API over real HTTP: a relay (startTestRelay) with its console on a port-0 listener,
+ * an upstream sink that refuses some recipients, and a small client that keeps the session
+ * cookie and CSRF token the way a browser does.
+ */
+import nodemailer from 'nodemailer';
+import { hashPassword } from '../../src/policy/passwords.js';
+import { registerSecrets } from '../secrets/leak-sink.js';
+import { fastRetry, routeTo, startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { startSink, type Sink } from '../helpers/sink.js';
+
+export const ADMIN = { user: 'ops', password: 'correct horse battery staple' };
+registerSecrets(ADMIN.password);
+
+export interface AdminRelay {
+  relay: TestRelay;
+  sink: Sink;
+  base: string;
+  stop(): Promise<void>;
+}
+
+/** A relay whose route `main` delivers to a sink that refuses nobody@… for good (550 5.1.1). */
+export async function startAdminRelay(admin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<AdminRelay> {
+  const sink = await startSink({ rcpt: (address) => (address.startsWith('nobody@') ? { code: 550, text: '5.1.1 User unknown' } : null) });
+  const users = 'users' in admin ? admin.users : { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) } };
+  const relay = await startTestRelay({
+    routes: { main: routeTo(sink.port) },
+    delivery: fastRetry,
+    admin: { host: '127.0.0.1', port: 0, ...admin, users },
+    ...extra,
+  });
+  const base = relay.relay.admin!.url.replace(/\/$/, '');
+  return {
+    relay,
+    sink,
+    base,
+    async stop() {
+      await relay.stop();
+      await sink.stop();
+    },
+  };
+}
+
+export async function sendThrough(port: number, from: string, to: string[], subject: string): Promise<string> {
+  const client = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true, logger: false });
+  try {
+    const info = await client.sendMail({ envelope: { from, to }, raw: `From: ${from}\r\nTo: ${to.join(', ')}\r\nSubject: ${subject}\r\n\r\nHello from the admin tests.\r\n` });
+    return /queued as (\S+)/.exec(String(info.response))![1]!;
+  } finally {
+    client.close();
+  }
+}
+
+export interface Answer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A browser-like client: keeps the session cookie, sends the CSRF token unless told not to. */
+export class AdminClient {
+  cookie: string | null = null;
+  csrf: string | null = null;
+
+  constructor(readonly base: string, private readonly bearer: string | null = null) {}
+
+  async login(user = ADMIN.user, password = ADMIN.password): Promise<Answer> {
+    const answer = await this.request('POST', '/api/login', { user, password });
+    if (answer.status === 200) {
+      this.csrf = answer.body.csrfToken as string;
+      this.cookie = /relay365_session=[^;]+/.exec(answer.headers.get('set-cookie') ?? '')![0];
+    }
+    return answer;
+  }
+
+  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options: { csrf?: boolean } = {}): Promise<Answer<T>> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.cookie) headers.cookie = this.cookie;
+    if (this.bearer) headers.authorization = `Bearer ${this.bearer}`;
+    if (method !== 'GET' && this.csrf && options.csrf !== false) headers['x-csrf-token'] = this.csrf;
+    const res = await fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, headers: res.headers, body: (type.includes('json') ? JSON.parse(text) : text) as T };
+  }
+
+  get<T = Record<string, unknown>>(path: string) {
+    return this.request<T>('GET', path);
+  }
+  post<T = Record<string, unknown>>(path: string, body?: unknown, options?: { csrf?: boolean }) {
+    return this.request<T>('POST', path, body, options);
+  }
+  delete<T = Record<string, unknown>>(path: string, options?: { csrf?: boolean }) {
+    return this.request<T>('DELETE', path, undefined, options);
+  }
+}

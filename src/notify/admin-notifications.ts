@@ -4,7 +4,8 @@
  * works again, a credential expires soon, the queue grows, a mailbox nears its daily budget.
  *
  * One notification per event kind and route per notify.admin.interval (the rest are counted
- * in the log, not mailed). A notification is a message in the queue (kind "notification"),
+ * in the log, not mailed) — for the whole cluster when nodes share a store, except that each
+ * node's own start and stop are its own events. A notification is a message in the queue (kind "notification"),
  * sent through the first healthy route of notify.admin.routes; when none is healthy it is
  * logged at error level and, if configured, POSTed to the webhook instead.
  */
@@ -41,7 +42,6 @@ export interface AdminNotifierDeps {
 }
 
 export class AdminNotifier {
-  private readonly sent = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(private readonly deps: AdminNotifierDeps) {
@@ -52,13 +52,12 @@ export class AdminNotifier {
   async notify(event: AdminEvent, now = Date.now()): Promise<{ how: Delivered; id?: string }> {
     const admin = this.deps.config.notify.admin;
     if (!admin.events.includes(event.kind) || (!admin.recipients.length && !admin.webhook)) return { how: 'suppressed' };
-    const key = [event.kind, event.route ?? '', event.detail ?? ''].join('\u0000');
-    const last = this.sent.get(key);
-    if (last !== undefined && now - last < admin.interval) {
+    const own = event.kind === 'started' || event.kind === 'stopping' ? this.deps.node : '';
+    const key = JSON.stringify([event.kind, event.route ?? '', event.detail ?? '', own]);
+    if (!(await this.deps.store.takeNotificationSlot(key, now, admin.interval))) {
       this.log.debug({ event: event.kind, route: event.route }, 'admin notification already sent within notify.admin.interval');
       return { how: 'suppressed' };
     }
-    this.sent.set(key, now);
     const route = admin.recipients.length ? await this.healthyRoute() : null;
     if (route) {
       try {

@@ -483,6 +483,13 @@ export interface Store extends AccessTokenCache {
   releaseIdempotencyKey(key: string): Promise<void>;
 
   /**
+   * Takes the slot of an admin notification (notify/admin-notifications.ts): true, and `now`
+   * recorded, when no node has taken `key` within `intervalMs` before `now`; false otherwise.
+   * One statement, so two nodes asking at once cannot both get it.
+   */
+  takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean>;
+
+  /**
    * Messages received, delivered and failed per `bucketMs` since `since` (the console's chart),
    * oldest first, only buckets with something in them. Read from the messages still stored.
    */

@@ -127,4 +127,16 @@ export function storeContractNotices(context: () => Context) {
     await attempt(c.store, id, [State.delivered, State.delivered], now);
     expect(await c.store.dueReports(now - HOUR, 10)).toEqual([{ messageId: id, idx: 0, state: State.delivered }]);
   });
+
+  it('gives an admin notification\'s slot to one node per interval, and again once the interval has passed', async () => {
+    const c = context();
+    const other = await c.sibling();
+    const now = Date.now();
+    const both = await Promise.all([c.store.takeNotificationSlot('["route-held","m365"]', now, HOUR), other.takeNotificationSlot('["route-held","m365"]', now, HOUR)]);
+    expect(both.filter(Boolean)).toHaveLength(1);
+    expect(await other.takeNotificationSlot('["route-held","m365"]', now + HOUR - 1, HOUR)).toBe(false);
+    expect(await c.store.takeNotificationSlot('["route-held","other"]', now, HOUR)).toBe(true);
+    expect(await other.takeNotificationSlot('["route-held","m365"]', now + HOUR, HOUR)).toBe(true);
+    expect(await c.store.takeNotificationSlot('["route-held","m365"]', now + HOUR + 1, HOUR)).toBe(false);
+  });
 }

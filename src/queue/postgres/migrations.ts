@@ -184,6 +184,12 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
   `,
+  /* 6: when each admin notification was last sent, so that nodes sharing a store send it once per interval */ `
+  CREATE TABLE notification_slots (
+    key text PRIMARY KEY,
+    sent_at bigint NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

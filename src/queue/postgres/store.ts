@@ -88,6 +88,10 @@ interface ClaimRow {
 /** Connections for body uploads, which must not wait behind (or hold up) the queue's own. */
 const UPLOAD_CONNECTIONS = 4;
 
+/** Taken when no send of the key is on record since $3 (now minus the interval). */
+const TAKE_NOTIFICATION_SLOT = `INSERT INTO notification_slots (key, sent_at) VALUES ($1, $2)
+  ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at WHERE notification_slots.sent_at <= $3`;
+
 function connectionOf(options: PostgresStoreOptions) {
   return {
     url: options.url,
@@ -310,6 +314,11 @@ export class PostgresStore implements Store {
 
   releaseIdempotencyKey(key: string): Promise<void> {
     return this.idempotency.release(key);
+  }
+
+  async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {
+    const taken = await this.pool.query(TAKE_NOTIFICATION_SLOT, [key, now, now - intervalMs]);
+    return taken.rowCount === 1;
   }
 
   loadTokenCache(route: string): Promise<StoredTokenCache | null> {

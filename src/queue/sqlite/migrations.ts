@@ -164,6 +164,12 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
   `,
+  /* 8: when each admin notification was last sent, so that nodes sharing a store send it once per interval */ `
+  CREATE TABLE notification_slots (
+    key TEXT PRIMARY KEY,
+    sent_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -349,6 +349,10 @@ export class SqliteStore implements Store {
     this.idempotency.release(key);
   }
 
+  async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {
+    return this.db.prepare(TAKE_NOTIFICATION_SLOT).run(key, now, now - intervalMs).changes === 1;
+  }
+
   async loadTokenCache(route: string): Promise<StoredTokenCache | null> {
     return this.tokenCaches.load(route);
   }
@@ -469,5 +473,9 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 }
+
+/** Taken when no send of the key is on record since the third parameter (now minus the interval). */
+const TAKE_NOTIFICATION_SLOT = `INSERT INTO notification_slots (key, sent_at) VALUES (?, ?)
+  ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at WHERE notification_slots.sent_at <= ?`;
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);

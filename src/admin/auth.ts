@@ -11,6 +11,8 @@
  * With no admin users configured, a one-time setup token is printed to the log at start: it
  * signs in once (as "setup") so a new admin can look around; `relay365 admin passwd` makes real users.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/cookie';
 import type { Logger } from 'pino';
@@ -59,12 +61,25 @@ export class AdminAuth {
     this.setupToken = Object.keys(config.users).length ? null : `setup-${randomToken(24)}`;
   }
 
-  /** Printed to the log once at start when there are no users (the admin needs it to get in). */
+  /**
+   * Written to a file only its owner can read when there are no users (the admin needs it to
+   * get in); the log says where, since a token in the log would be in every log collector.
+   */
   announceSetupToken(url: string): void {
     if (!this.setupToken) return;
+    const file = this.config.setupTokenFile;
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      rmSync(file, { force: true }); // a file left by another user or mode is not written into
+      writeFileSync(file, `${this.setupToken}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      this.setupToken = null;
+      this.log.error({ setupTokenFile: file, error: (err as Error).message }, 'no admin users are configured, and the setup token cannot be written: nobody can sign in to the console until admin.users has a user (relay365 admin passwd <user>)');
+      return;
+    }
     this.log.warn(
-      { setupToken: this.setupToken, console: url },
-      'no admin users are configured: sign in to the console once with this setup token as the password (user "setup"), then add users with `relay365 admin passwd <user>`',
+      { setupTokenFile: file, console: url },
+      `no admin users are configured: sign in to the console once as user "setup" with the one-time token in ${file}, then add users with \`relay365 admin passwd <user>\``,
     );
   }
 
@@ -120,7 +135,10 @@ export class AdminAuth {
       throw new ProblemError(401, 'bad-credentials', 'Wrong user or password', 'The user name or the password is wrong.');
     }
     this.lockout.succeeded(keys);
-    if (user === SETUP_USER && this.setupToken) this.setupToken = null; // one time only
+    if (user === SETUP_USER && this.setupToken) {
+      this.setupToken = null; // one time only
+      rmSync(this.config.setupTokenFile, { force: true });
+    }
     const cookie = randomToken();
     const session = { id: sha256(cookie), user, csrf: randomToken(), createdAt: now, expiresAt: now + this.config.sessionLifetime };
     await this.store.createAdminSession(session, now);

@@ -28,7 +28,10 @@ export const adminSchema = z
     users: z
       .record(z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'a user name is 1 to 64 letters, digits and . _ @ -' }), adminUser)
       .default({})
-      .describe('Who may sign in, by user name. With none, the first start prints a one-time setup token to the log.'),
+      .describe('Who may sign in, by user name. With none, each start writes a one-time setup token to setupTokenFile.'),
+    setupTokenFile: text('a file path')
+      .default('data/admin-setup-token')
+      .describe('Where the one-time setup token is written (mode 0600) while admin.users is empty; the log names the file, never the token. Relative paths are relative to the config file.'),
     sessionLifetime: duration().prefault('8h').describe('A console session ends this long after signing in.'),
     lockout: z
       .strictObject({

@@ -172,6 +172,7 @@ function resolvePaths(config: Config, base: string): void {
   config.store.path = at(config.store.path);
   config.store.spool = config.store.spool ? at(config.store.spool) : resolve(dirname(config.store.path), 'spool');
   config.secrets.keyFile = at(config.secrets.keyFile);
+  config.admin.setupTokenFile = at(config.admin.setupTokenFile);
   for (const listener of Object.values(config.listeners)) {
     if (listener.tls.cert) listener.tls.cert = at(listener.tls.cert);
     if (listener.tls.key) listener.tls.key = at(listener.tls.key);

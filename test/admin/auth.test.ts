@@ -3,7 +3,7 @@
  * the one-time setup token, API tokens (API and CLI), and TLS.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,16 +91,21 @@ describe('admin sign-in', () => {
     expect(JSON.stringify(relay.relay.logs)).not.toContain('guess-');
   });
 
-  it('with no users, prints a one-time setup token that signs in once', async () => {
+  it('with no users, writes a one-time setup token to a 0600 file the log names, which signs in once', async () => {
     relay = await startAdminRelay({ users: {} });
-    const entry = relay.relay.logs.find((l) => typeof l.setupToken === 'string');
+    const entry = relay.relay.logs.find((l) => typeof l.setupTokenFile === 'string');
     expect(entry?.msg).toMatch(/relay365 admin passwd/);
-    const token = entry!.setupToken as string;
+    const file = entry!.setupTokenFile as string;
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^setup-/);
+    expect(JSON.stringify(relay.relay.logs)).not.toContain(token);
     const first = new AdminClient(relay.base);
     expect((await first.login('setup', 'wrong-token')).status).toBe(401);
     expect((await first.login('setup', token)).status).toBe(200);
     expect((await first.get('/api/session')).body).toMatchObject({ user: 'setup', needsSetup: true });
     expect((await new AdminClient(relay.base).login('setup', token)).status).toBe(401);
+    expect(existsSync(file)).toBe(false);
     expect((await first.get('/api/messages')).status).toBe(200);
   });
 

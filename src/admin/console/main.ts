@@ -68,7 +68,7 @@ function loginPage(session: Session): void {
       }
     } },
     h('h1', {}, 'Sign in to relay365'),
-    session.needsSetup ? h('p', {}, 'No admin users are configured yet: sign in as ', h('code', {}, 'setup'), ' with the setup token from the relay\'s log.') : null,
+    session.needsSetup ? h('p', {}, 'No admin users are configured yet: sign in as ', h('code', {}, 'setup'), ' with the one-time token in the file the relay\'s log names (admin.setupTokenFile, default data/admin-setup-token).') : null,
     h('label', {}, 'User', h('input', { name: 'user', autocomplete: 'username', required: true, value: session.needsSetup ? 'setup' : '' })),
     h('label', {}, 'Password', h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     h('button', { type: 'submit' }, 'Sign in'),

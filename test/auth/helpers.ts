@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn, type ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { openMasterKey, type MasterKey } from '../../src/config/master-key.js';
@@ -15,7 +14,7 @@ import type { DelegatedRoute } from '../../src/credentials/delegated-client.js';
 import { routeSignIn, type SignedIn } from '../../src/credentials/sign-in.js';
 import { SqliteStore } from '../../src/queue/sqlite/store.js';
 import type { Tenant } from '../../sandbox/tenant/schema.js';
-import { CLI, writeConfig } from '../helpers/relay.js';
+import { CLI, runCli, writeConfig, type CliResult } from '../helpers/relay.js';
 import { DEMO, redirectFromConsentPage, submitDeviceLogin, type TestSandbox, type UserAction } from '../helpers/sandbox.js';
 import { until } from '../helpers/sink.js';
 import { recordForLeakScan, registerSecrets } from '../secrets/leak-sink.js';
@@ -110,23 +109,10 @@ export async function deviceCodeSignIn(t: TestSandbox, place: Pick<RelayPlace, '
   }
 }
 
-const run = promisify(execFile);
 
-/** `relay365 <args>` in `dir`, as an admin runs it; the output goes to the leak scan too. */
-export async function cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
-  const child = run(process.execPath, [CLI, '--config', join(dir, 'relay365.yaml'), ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
-  if (input !== undefined) {
-    child.child.stdin?.end(input);
-  }
-  try {
-    const { stdout, stderr } = await child;
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${stdout}\n${stderr}`);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${e.stdout}\n${e.stderr}`);
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** `relay365 <args>` in `dir` with its config, as an admin runs it; the output goes to the leak scan too. */
+export function cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
+  return runCli(dir, ['--config', join(dir, 'relay365.yaml'), ...args], { env, ...(input !== undefined ? { input } : {}) });
 }
 
 export interface RunningCli {

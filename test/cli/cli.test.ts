@@ -2,30 +2,16 @@
  * The relay365 command as an admin runs it: the built CLI in a child process, on the same
  * store a running relay uses.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configJsonSchema } from '../../src/config/load.js';
 import { startSink, until, type Sink } from '../helpers/sink.js';
-import { CLI, ROOT, routeTo, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
-import { recordForLeakScan } from '../secrets/leak-sink.js';
+import { ROOT, routeTo, runCli, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
 
-const run = promisify(execFile);
 
-async function cli(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${stdout}\n${stderr}`);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${e.stdout}\n${e.stderr}`);
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => runCli(dir, args, { env });
 
 let relay: ChildRelay | undefined;
 let sink: Sink | undefined;

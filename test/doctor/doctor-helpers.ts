@@ -1,13 +1,11 @@
 // The doctor's tests: routes pointed at the sandbox (its Entra ID, its SMTP endpoints, its DNS
 // server for doctor.dnsServers), the doctor run in this process on a config written to a temporary
 // folder, and the built CLI run as an admin runs it.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { CheckId, CheckResult, DoctorReport } from '../../src/doctor/check.js';
 import { runDoctor } from '../../src/doctor/runner.js';
-import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
+import { runCli, tempDir, writeConfig, type CliResult } from '../helpers/relay.js';
 import { DEMO, type TestSandbox } from '../helpers/sandbox.js';
 import { recordForLeakScan } from '../secrets/leak-sink.js';
 
@@ -63,16 +61,7 @@ export function only(report: DoctorReport, check: CheckId, route?: string): Chec
   return found[0]!;
 }
 
-const run = promisify(execFile);
 
-export async function doctorCli(dir: string, args: string[], env: NodeJS.ProcessEnv = SECRET_ENV): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${stdout}\n${stderr}`);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    recordForLeakScan(`relay365 ${args.join(' ')}`, `${e.stdout}\n${e.stderr}`);
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+export function doctorCli(dir: string, args: string[], env: NodeJS.ProcessEnv = SECRET_ENV): Promise<CliResult> {
+  return runCli(dir, args, { env });
 }

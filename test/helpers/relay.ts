@@ -3,11 +3,12 @@
  * process of the built CLI (for crash and signal tests), always with a config file written
  * to a fresh temporary folder, listeners on port 0, and JSON logs kept for inspection.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
@@ -108,5 +109,29 @@ export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}): Prom
   void result.exited.then(() => (exited = true));
   await until(() => result.port > 0 || exited, 15_000, () => `relay did not start: ${result.stderr}`);
   if (!result.port) throw new Error(`relay exited before listening: ${result.stderr}`);
+  return result;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `relay365 <args>` run in `dir` as an admin runs it: the exit code is returned, not thrown,
+ * and the output goes to the secret-leak scan.
+ */
+export async function runCli(dir: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  const child = promisify(execFile)(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, ...options.env } });
+  if (options.input !== undefined) child.child.stdin?.end(options.input);
+  let result: CliResult;
+  try {
+    result = { code: 0, ...(await child) };
+  } catch (err) {
+    const e = err as CliResult;
+    result = { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+  recordForLeakScan(`relay365 ${args.join(' ')}`, `${result.stdout}\n${result.stderr}`);
   return result;
 }

@@ -3,16 +3,13 @@
  * 365 (the sandbox) refuses a recipient or an upstream keeps deferring one, and the sender
  * finds the DSN in its sandbox Inbox — parsed back with mailparser and checked field by field.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/policy/passwords.js';
 import { startSink, until, type Sink } from '../helpers/sink.js';
-import { CLI, routeTo, startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { recordForLeakScan } from '../secrets/leak-sink.js';
+import { routeTo, runCli, startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { DEMO, useSandbox } from '../helpers/sandbox.js';
 
 const t = useSandbox({ tenant: (tenant) => void (tenant.organization.basicAuthAllowed = true) });
@@ -223,18 +220,7 @@ describe('a recipient that keeps being deferred', () => {
 });
 
 describe('DSNs in the queue', () => {
-  async function cli(args: string[]) {
-    const all = [...args, '--config', join(relay.dir, 'relay365.yaml')];
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...all], { cwd: relay.dir, env: { PATH: process.env.PATH } });
-      recordForLeakScan(`relay365 ${args.join(' ')}`, `${stdout}\n${stderr}`);
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      recordForLeakScan(`relay365 ${args.join(' ')}`, `${e.stdout}\n${e.stderr}`);
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (args: string[]) => runCli(relay.dir, [...args, '--config', join(relay.dir, 'relay365.yaml')]);
 
   it('are listed with queue list --kind dsn and marked in queue show', async () => {
     const listed = await cli(['queue', 'list', '--kind', 'dsn', '--json']);

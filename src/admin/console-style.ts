@@ -6,6 +6,7 @@ export const consoleStyle = `
 body { margin: 0; line-height: 1.45; }
 a { color: var(--accent); }
 :focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }
+main:focus { outline: none; } /* focused by the script on each page change, for screen readers and the keyboard; not a control */
 .top { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: center; padding: .6rem 1rem; background: #14213d; color: #fff; }
 .top a { color: #fff; text-decoration: none; }
 .top nav { display: flex; gap: 1rem; }

@@ -15,7 +15,7 @@ export const notifySchema = z
   .strictObject({
     postmaster: address('the postmaster address')
       .optional()
-      .describe('From address of DSNs and admin notifications; default postmaster@<node.name>. Use an address the routes may send as (the route mailbox, or one it has Send As on).'),
+      .describe('From address of DSNs and admin notifications. Default: the mailbox of the route the notice concerns or goes through (it may send as itself), else that of routing.default, else postmaster@<node.name>. Set it to an address the routes may send as (the route mailbox, or one it has Send As on).'),
     dsn: z
       .strictObject({
         enabled: bool().default(true).describe('Send DSNs (RFC 3464) to senders of mail that failed for good or expired; apps.<app>.dsn chooses where they go.'),

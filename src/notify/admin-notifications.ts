@@ -14,7 +14,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { AdminEventKind } from '../config/notify.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
-import { commitNotice } from './notice.js';
+import { commitNotice, postmasterFor } from './notice.js';
 import { postWebhook } from './webhook.js';
 
 export interface AdminEvent {
@@ -92,7 +92,7 @@ export class AdminNotifier {
 
   private async queue(event: AdminEvent, route: string): Promise<string> {
     const { config, node, store } = this.deps;
-    const from = config.notify.postmaster ?? `postmaster@${node}`;
+    const from = postmasterFor(config, node, route);
     const mail = new MailComposer({
       from: `relay365 on ${node} <${from}>`,
       to: config.notify.admin.recipients,

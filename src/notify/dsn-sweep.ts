@@ -17,7 +17,7 @@ import type { Config } from '../config/schema.js';
 import { formatReply } from '../transports/smtp-reply.js';
 import { NoticeRaced, type MessageDetail, type RecipientDetail, type ReportMark, type Store } from '../queue/store.js';
 import { composeDsn, decodeXtext, type DsnAction, type DsnRecipient } from './dsn.js';
-import { commitNotice } from './notice.js';
+import { commitNotice, postmasterFor } from './notice.js';
 
 const BATCH = 200;
 /** The original's header block is read at most this far (headers only go into a DSN by default). */
@@ -79,7 +79,7 @@ export class DsnSweep {
     const envid = typeof message.mailParams.ENVID === 'string' ? decodeXtext(message.mailParams.ENVID) : null;
     const mime = composeDsn({
       reportingMta: this.deps.node,
-      from: config.notify.postmaster ?? `postmaster@${this.deps.node}`,
+      from: postmasterFor(config, this.deps.node, message.recipientDetails.find((r) => idxs.includes(r.idx) && r.route)?.route ?? null),
       to,
       original: { id, mailFrom: message.mailFrom, receivedAt: message.receivedAt, envid, subject: subjectOf(headers), headers, full },
       recipients: reported,

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { receivedHeader } from '../ingress/received.js';
 import { newMessageId } from '../queue/ids.js';
+import type { Config } from '../config/schema.js';
 import type { MailParams, Notice, ReportMark, Store } from '../queue/store.js';
 
 /**
@@ -15,6 +16,21 @@ import type { MailParams, Notice, ReportMark, Store } from '../queue/store.js';
  * route a notification must take, chosen because it is healthy (delivery/router.ts honours it).
  */
 export const ROUTE_PARAM = 'relay365-route';
+
+/**
+ * The From of what relay365 writes: notify.postmaster, else a route's mailbox — Microsoft 365
+ * takes mail from a route only as its mailbox (or an address it has Send As on), so a
+ * postmaster@ address of the relay's own would be refused with the notice.
+ */
+export function postmasterFor(config: Config, node: string, route: string | null): string {
+  if (config.notify.postmaster) return config.notify.postmaster;
+  const names = Object.keys(config.routes);
+  for (const name of [route, config.routing.default, names.length === 1 ? names[0] : undefined]) {
+    const r = name ? config.routes[name] : undefined;
+    if (r && 'mailbox' in r && r.mailbox) return r.mailbox;
+  }
+  return `postmaster@${node}`;
+}
 
 export interface NoticeEnvelope {
   kind: Notice['kind'];

@@ -6,6 +6,15 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Action, RecipientState, State, Verdict } from './states.js';
+import type { AdminStore } from './store-admin.js';
+import type { ClusterStore } from './store-cluster.js';
+import type { RouteStore } from './store-routes.js';
+
+// The store by concern: messages here; routes and pacing, what the nodes share, and what the
+// admin server and the HTTP API keep, in their own files (the Store interface joins them).
+export type * from './store-admin.js';
+export type * from './store-cluster.js';
+export type * from './store-routes.js';
 
 export type MailParams = Record<string, string | boolean>;
 
@@ -230,20 +239,6 @@ export interface Notice {
   body: StoredBody;
 }
 
-/**
- * A signed-in console user's session. The store keeps only the SHA-256 of the cookie's value,
- * so any node of a cluster accepts the cookie and a copy of the database does not sign anyone in.
- */
-export interface AdminSession {
-  /** SHA-256 (hex) of the session cookie's value. */
-  id: string;
-  user: string;
-  /** The CSRF token every state-changing request of the session must carry (a synchronizer token). */
-  csrf: string;
-  createdAt: number;
-  expiresAt: number;
-}
-
 export interface ActivityBucket {
   at: number;
   received: number;
@@ -251,112 +246,9 @@ export interface ActivityBucket {
   failed: number;
 }
 
-/** An API token for automation (`Authorization: Bearer`); the store keeps its SHA-256, never the token. */
-export interface ApiToken {
-  id: string;
-  name: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
-
-/** A route's own state, apart from its messages: admins pause it; a route-broken answer holds it. */
-export type RouteState = 'active' | 'paused' | 'held';
-
-export interface RouteStatus {
-  name: string;
-  state: RouteState;
-  /** Why it is paused or held, and what to do about it. */
-  reason: string | null;
-  fix: string | null;
-  since: number | null;
-  /** When a held route next lets one message through to see whether it works again. */
-  probeAt: number | null;
-  lastSuccessAt: number | null;
-  lastFailureAt: number | null;
-  lastError: string | null;
-}
-
-/** A mailbox's sending budget (Exchange Online's limits by default). */
-export interface SendLimits {
-  messages: number;
-  minuteMs: number;
-  recipients: number;
-  dayMs: number;
-}
-
-export type Reservation =
-  | { ok: true; id: number }
-  | { ok: false; until: number; limit: 'messages' | 'recipients'; used: number };
-
-export interface SendUsage {
-  messagesThisMinute: number;
-  recipientsToday: number;
-}
-
-/**
- * A route's delegated sign-in as the store keeps it: msal-node's token cache (accounts, refresh
- * and access tokens), sealed with the master key by src/credentials before it gets here — the
- * store never sees a token. `version` goes up by one on every write; writers say which version
- * they read, so two nodes refreshing at once cannot overwrite the newer refresh token with an
- * older one (optimistic concurrency, compare-and-set).
- */
-export interface StoredTokenCache {
-  route: string;
-  /** Opaque sealed text (key id + AES-256-GCM); never logged. */
-  data: string;
-  version: number;
-  /** When it was last written: the last sign-in or token refresh. */
-  updatedAt: number;
-}
-
-/** A relay365 process using the store; several share one PostgreSQL database. */
-export interface NodeInfo {
-  /** node.name: unique among the nodes sharing a store (leases are held in its name). */
-  name: string;
-  /** The machine it runs on, and its process id there. */
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: number;
-}
-
-export interface NodeStatus extends NodeInfo {
-  /** Its last heartbeat (queue/heartbeat.ts): a node that stopped beating has died. */
-  heartbeatAt: number;
-  /** When it shut down cleanly; null while it runs (or if it died). */
-  stoppedAt: number | null;
-  /** Messages it holds leases on now. */
-  delivering: number;
-}
-
-/** An app-only access token as the nodes share it: the value is opaque here (the token provider decides what it stores). */
-export interface CachedAccessToken {
-  value: string;
-  expiresAt: number;
-}
-
-/**
- * App-only access tokens shared by the nodes (credentials/app-token.ts consults it after its
- * own memory): one node asks Entra ID for a token, the others take it from the store. The
- * store never logs a value.
- */
-export interface AccessTokenCache {
-  /** The token stored under `key`, whatever its expiry; null when there is none. */
-  accessToken(key: string): Promise<CachedAccessToken | null>;
-  /**
-   * Runs `refresh` with `key` locked against every other node and the token stored now, and
-   * stores what it returns. A node that waited for the lock finds the token the first one
-   * fetched, and `refresh` returns it unchanged instead of asking Entra ID again.
-   */
-  refreshAccessToken(key: string, refresh: (cached: CachedAccessToken | null) => Promise<CachedAccessToken>): Promise<CachedAccessToken>;
-  /** Forgets the token if it is still `value` (the upstream refused it). */
-  forgetAccessToken(key: string, value: string): Promise<void>;
-}
-
 export type ActionOutcome = { ok: true; state: State | null } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'wrong-state'; state: State };
 
-export interface Store extends AccessTokenCache {
+export interface Store extends RouteStore, ClusterStore, AdminStore {
   /** A writer for a new message's body; bodies are streamed, never held whole when large. */
   createBodyWriter(messageId: string): BodyWriter;
   /**
@@ -413,82 +305,6 @@ export interface Store extends AccessTokenCache {
   /** Releases held messages whose held recipients are on `route` (all held when omitted), oldest first, at most `limit`. */
   releaseHeld(now: number, route?: string, limit?: number): Promise<number>;
 
-  /** The state of every route that ever had one (routes not listed are active). */
-  routeStatuses(): Promise<RouteStatus[]>;
-  routeStatus(name: string): Promise<RouteStatus>;
-  /** Pauses, holds or re-activates a route; a held route gets its first probe at `probeAt`. */
-  setRouteState(name: string, state: RouteState, now: number, details?: { reason?: string | null; fix?: string | null; probeAt?: number | null }): Promise<void>;
-  /** Notes the outcome of a delivery on a route (last success / last failure). */
-  noteRouteResult(name: string, ok: boolean, now: number, error?: string | null): Promise<void>;
-  /** For a held route whose probe is due: claims the probe (true) and schedules the next one. */
-  claimProbe(name: string, now: number, nextProbeAt: number): Promise<boolean>;
-
-  /**
-   * Takes one message of `recipients` recipients from a mailbox's budget, or says when the
-   * budget allows it. The budget is shared by every node using the store.
-   */
-  reserveSend(key: string, recipients: number, now: number, limits: SendLimits): Promise<Reservation>;
-  /**
-   * Moves a reserved send to when it finished. Microsoft counts a message when it arrives,
-   * which is after the reservation; counting it from its end keeps the window conservative.
-   */
-  settleSend(id: number, at: number): Promise<void>;
-  sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage>;
-
-  /** The route's sealed token cache, or null when nobody signed in for it (or after signing out). */
-  loadTokenCache(route: string): Promise<StoredTokenCache | null>;
-  /**
-   * Writes the route's sealed token cache if the stored version is still `expectedVersion` (null:
-   * only if there is none yet), as one atomic compare-and-set. Returns the new version, or null
-   * when another writer got there first: the caller then keeps what is stored, which is newer.
-   */
-  saveTokenCache(route: string, data: string, expectedVersion: number | null, now: number): Promise<number | null>;
-  /** Forgets the route's sign-in (`relay365 auth logout`). */
-  deleteTokenCache(route: string): Promise<void>;
-
-  /**
-   * Nodes: every running relay beats into the store every few seconds (queue/heartbeat.ts),
-   * so any node and the CLI can show the whole cluster, and a node can refuse to start under
-   * the name of one that is alive (it would take that node's leases for its own).
-   */
-  heartbeat(node: NodeInfo, now: number): Promise<void>;
-  /** The node shut down cleanly. */
-  nodeStopped(name: string, now: number): Promise<void>;
-  /** Every node that used the store within store.retention, by name. */
-  nodes(): Promise<NodeStatus[]>;
-
-  /** Console sessions (admin/auth.ts): created at login, looked up by the hash of the cookie. */
-  createAdminSession(session: AdminSession, now: number): Promise<void>;
-  /** The session, if it exists and has not expired at `now`. */
-  adminSession(id: string, now: number): Promise<AdminSession | null>;
-  deleteAdminSession(id: string): Promise<void>;
-  /** API tokens: `hash` is the SHA-256 (hex) of the token, the only form the store ever sees. */
-  createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void>;
-  apiTokens(): Promise<ApiToken[]>;
-  /** The unrevoked token with this hash (its last use is noted), or null. */
-  useApiToken(hash: string, now: number): Promise<ApiToken | null>;
-  /** Revokes by id or name; false when there is no such unrevoked token. */
-  revokeApiToken(idOrName: string, now: number): Promise<boolean>;
-
-  /**
-   * Idempotency-Key of the HTTP submission API (ingress/http/idempotency.ts): the first request
-   * with a key claims it, naming the message id it will commit under; a retry finds the claim
-   * (with the first answer once settled) instead of creating a second message. Expired keys
-   * are forgotten here too.
-   */
-  claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim>;
-  /** The answer the claimant gave, for every retry until the key expires. */
-  settleIdempotencyKey(key: string, answer: IdempotentAnswer): Promise<void>;
-  /** Forgets an unsettled claim whose request committed nothing, so that a retry may try again. */
-  releaseIdempotencyKey(key: string): Promise<void>;
-
-  /**
-   * Takes the slot of an admin notification (notify/admin-notifications.ts): true, and `now`
-   * recorded, when no node has taken `key` within `intervalMs` before `now`; false otherwise.
-   * One statement, so two nodes asking at once cannot both get it.
-   */
-  takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean>;
-
   /**
    * Messages received, delivered and failed per `bucketMs` since `since` (the console's chart),
    * oldest first, only buckets with something in them. Read from the messages still stored.
@@ -502,21 +318,3 @@ export interface Store extends AccessTokenCache {
   close(): Promise<void>;
 }
 
-export interface IdempotencyRequest {
-  key: string;
-  /** What the request asked for (a digest): a retry with the same key must ask the same. */
-  fingerprint: string;
-  /** The id the message will be committed under, so a claim left by a crash can be checked. */
-  messageId: string;
-  now: number;
-  expiresAt: number;
-}
-
-export interface IdempotentAnswer {
-  status: number;
-  body: string;
-}
-
-export type IdempotencyClaim =
-  | { claimed: true }
-  | { claimed: false; fingerprint: string; messageId: string; since: number; answer: IdempotentAnswer | null };

@@ -49,10 +49,9 @@ import { TokenCaches } from './token-caches.js';
 import { NodesAndTokens } from './nodes-and-tokens.js';
 import { AdminAuthRows } from './admin-auth.js';
 import { IdempotencyKeys } from './idempotency.js';
-import { firstIdAt } from '../ids.js';
-import { activityBuckets } from '../activity.js';
+import { SqliteQueries } from './queries.js';
 import { migrate } from './migrations.js';
-import { params, toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
+import { params, type MessageRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
 
 export interface SqliteStoreOptions {
@@ -72,6 +71,7 @@ export class SqliteStore implements Store {
   private readonly nodesAndTokens: NodesAndTokens;
   private readonly adminAuth: AdminAuthRows;
   private readonly idempotency: IdempotencyKeys;
+  private readonly queries: SqliteQueries;
 
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -88,6 +88,7 @@ export class SqliteStore implements Store {
     this.nodesAndTokens = new NodesAndTokens(this.db);
     this.adminAuth = new AdminAuthRows(this.db);
     this.idempotency = new IdempotencyKeys(this.db);
+    this.queries = new SqliteQueries(this.db);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -417,56 +418,20 @@ export class SqliteStore implements Store {
     return this.adminAuth.revokeToken(idOrName, now);
   }
 
-  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
-    const received = this.db
-      .prepare(`SELECT (received_at / ?) * ? AS at, count(*) AS n FROM messages WHERE id >= ? GROUP BY at`)
-      .all(bucketMs, bucketMs, firstIdAt(since)) as { at: number; n: number }[];
-    const done = this.db
-      .prepare(`SELECT state, (updated_at / ?) * ? AS at, count(*) AS n FROM messages INDEXED BY messages_final
-        WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at >= ? GROUP BY state, at`)
-      .all(bucketMs, bucketMs, since) as { state: State; at: number; n: number }[];
-    return activityBuckets(received, done);
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.queries.activity(since, bucketMs);
   }
 
-  async list(query: ListQuery): Promise<MessageSummary[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.states?.length) {
-      where.push(`m.state IN (${query.states.map(() => '?').join(', ')})`);
-      args.push(...query.states);
-    }
-    const add = (clause: string, value: unknown) => {
-      where.push(clause);
-      args.push(value);
-    };
-    if (query.app) add('m.app = ?', query.app);
-    if (query.kind) add('m.kind = ?', query.kind);
-    if (query.sender) add("m.mail_from LIKE ? ESCAPE '\\'", `%${likeEscape(query.sender)}%`);
-    if (query.recipient) {
-      add("EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.address LIKE ? ESCAPE '\\')", `%${likeEscape(query.recipient)}%`);
-    }
-    if (query.route) add('EXISTS (SELECT 1 FROM recipients r INDEXED BY recipients_route WHERE r.route = ? AND r.message_id = m.id)', query.route);
-    if (query.since !== undefined) add('m.id >= ?', firstIdAt(query.since));
-    if (query.until !== undefined) add('m.id < ?', firstIdAt(query.until));
-    if (query.before) add('m.id < ?', query.before);
-    const text = `SELECT m.*, (SELECT group_concat(address, char(10)) FROM recipients r WHERE r.message_id = m.id) AS rcpts
-      FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.id DESC LIMIT ?`;
-    const rows = this.db.prepare(text).all(...args, query.limit) as (MessageRow & { rcpts: string | null })[];
-    return rows.map((row) => toSummary(row, row.rcpts ? row.rcpts.split('\n') : []));
+  list(query: ListQuery): Promise<MessageSummary[]> {
+    return this.queries.list(query);
   }
 
-  async get(messageId: string): Promise<MessageDetail | null> {
-    const row = this.sql.selectMessage.get(messageId) as MessageRow | undefined;
-    if (!row) return null;
-    const recipients = this.sql.selectRecipients.all(messageId) as RecipientRow[];
-    const attempts = this.sql.selectAttempts.all(messageId) as AttemptRow[];
-    return toDetail(row, recipients, attempts);
+  get(messageId: string): Promise<MessageDetail | null> {
+    return this.queries.get(messageId);
   }
 
-  async countByState(): Promise<Record<State, number>> {
-    const counts = Object.fromEntries(Object.values(State).map((s) => [s, 0])) as Record<State, number>;
-    for (const row of this.sql.countByState.all() as { state: State; n: number }[]) counts[row.state] = row.n;
-    return counts;
+  countByState(): Promise<Record<State, number>> {
+    return this.queries.countByState();
   }
 
   async close(): Promise<void> {
@@ -478,4 +443,3 @@ export class SqliteStore implements Store {
 const TAKE_NOTIFICATION_SLOT = `INSERT INTO notification_slots (key, sent_at) VALUES (?, ?)
   ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at WHERE notification_slots.sent_at <= ?`;
 
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,0 +1,88 @@
+/**
+ * The store's part for what the nodes of a cluster share besides the queue: tokens (app-only
+ * access tokens, delegated sign-ins) and the nodes themselves with their heartbeats.
+ */
+
+/**
+ * A route's delegated sign-in as the store keeps it: msal-node's token cache (accounts, refresh
+ * and access tokens), sealed with the master key by src/credentials before it gets here — the
+ * store never sees a token. `version` goes up by one on every write; writers say which version
+ * they read, so two nodes refreshing at once cannot overwrite the newer refresh token with an
+ * older one (optimistic concurrency, compare-and-set).
+ */
+export interface StoredTokenCache {
+  route: string;
+  /** Opaque sealed text (key id + AES-256-GCM); never logged. */
+  data: string;
+  version: number;
+  /** When it was last written: the last sign-in or token refresh. */
+  updatedAt: number;
+}
+
+/** A relay365 process using the store; several share one PostgreSQL database. */
+export interface NodeInfo {
+  /** node.name: unique among the nodes sharing a store (leases are held in its name). */
+  name: string;
+  /** The machine it runs on, and its process id there. */
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: number;
+}
+
+export interface NodeStatus extends NodeInfo {
+  /** Its last heartbeat (queue/heartbeat.ts): a node that stopped beating has died. */
+  heartbeatAt: number;
+  /** When it shut down cleanly; null while it runs (or if it died). */
+  stoppedAt: number | null;
+  /** Messages it holds leases on now. */
+  delivering: number;
+}
+
+/** An app-only access token as the nodes share it: the value is opaque here (the token provider decides what it stores). */
+export interface CachedAccessToken {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * App-only access tokens shared by the nodes (credentials/app-token.ts consults it after its
+ * own memory): one node asks Entra ID for a token, the others take it from the store. The
+ * store never logs a value.
+ */
+export interface AccessTokenCache {
+  /** The token stored under `key`, whatever its expiry; null when there is none. */
+  accessToken(key: string): Promise<CachedAccessToken | null>;
+  /**
+   * Runs `refresh` with `key` locked against every other node and the token stored now, and
+   * stores what it returns. A node that waited for the lock finds the token the first one
+   * fetched, and `refresh` returns it unchanged instead of asking Entra ID again.
+   */
+  refreshAccessToken(key: string, refresh: (cached: CachedAccessToken | null) => Promise<CachedAccessToken>): Promise<CachedAccessToken>;
+  /** Forgets the token if it is still `value` (the upstream refused it). */
+  forgetAccessToken(key: string, value: string): Promise<void>;
+}
+
+export interface ClusterStore extends AccessTokenCache {
+  /** The route's sealed token cache, or null when nobody signed in for it (or after signing out). */
+  loadTokenCache(route: string): Promise<StoredTokenCache | null>;
+  /**
+   * Writes the route's sealed token cache if the stored version is still `expectedVersion` (null:
+   * only if there is none yet), as one atomic compare-and-set. Returns the new version, or null
+   * when another writer got there first: the caller then keeps what is stored, which is newer.
+   */
+  saveTokenCache(route: string, data: string, expectedVersion: number | null, now: number): Promise<number | null>;
+  /** Forgets the route's sign-in (`relay365 auth logout`). */
+  deleteTokenCache(route: string): Promise<void>;
+
+  /**
+   * Nodes: every running relay beats into the store every few seconds (queue/heartbeat.ts),
+   * so any node and the CLI can show the whole cluster, and a node can refuse to start under
+   * the name of one that is alive (it would take that node's leases for its own).
+   */
+  heartbeat(node: NodeInfo, now: number): Promise<void>;
+  /** The node shut down cleanly. */
+  nodeStopped(name: string, now: number): Promise<void>;
+  /** Every node that used the store within store.retention, by name. */
+  nodes(): Promise<NodeStatus[]>;
+}

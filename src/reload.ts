@@ -24,7 +24,7 @@ export interface ReloadReport {
 /** A route's connection: changing any of these means new connections and credentials, so a restart. */
 const CONNECTION_KEYS = ['transport', 'host', 'port', 'tls', 'auth', 'password', 'credentials', 'mailbox', 'endpoint', 'domain', 'certificate', 'ca', 'verifyCertificate', 'minTlsVersion', 'dir'];
 /** Top-level keys read once at start. */
-const AT_START = ['node', 'store', 'listeners', 'protection', 'delivery', 'secrets', 'http'] as const;
+const AT_START = ['node', 'store', 'listeners', 'protection', 'delivery', 'secrets', 'http', 'admin', 'notify'] as const;
 
 export interface Reloadable {
   config: Config;

@@ -2,7 +2,6 @@
 /**
  * The relay365 command. Every admin verb is a subcommand; `relay365 --help` lists them.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { appCommands } from './app.js';
@@ -20,13 +19,13 @@ import { serve } from './serve.js';
 import { sendmail } from './sendmail.js';
 import { initCommand } from './init.js';
 import { setupCommand } from './setup.js';
+import { relayVersion } from '../version.js';
 import type { GlobalOptions } from './context.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('relay365')
   .description('The relay business applications point at to get their mail into Microsoft 365.')
-  .version(pkg.version)
+  .version(relayVersion())
   .option('-c, --config <file>', 'config file (default: relay365.yaml, or $RELAY365_CONFIG)')
   .showHelpAfterError();
 

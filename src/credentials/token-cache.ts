@@ -55,13 +55,6 @@ export function openSignIn(key: MasterKey, row: StoredTokenCache): SignInRecord 
   throw new TokenError(why, null, 'token_cache_unreadable', null);
 }
 
-/** Reads and opens a route's sign-in; null when nobody signed in. Throws the TokenError of openSignIn. */
-export async function loadSignIn(store: TokenCacheStore, key: MasterKey, route: string): Promise<{ row: StoredTokenCache; record: SignInRecord } | null> {
-  const row = await store.loadTokenCache(route);
-  if (!row) return null;
-  return { row, record: openSignIn(key, row) };
-}
-
 export interface RouteTokenCacheOptions {
   route: string;
   store: TokenCacheStore;

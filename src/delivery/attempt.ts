@@ -153,7 +153,7 @@ async function outcomesOnRoute(
       if (paced?.go) await paced.done();
     }
   }
-  if (own.length) await deps.gate.record(route, own, Date.now());
+  if (own.length) await deps.gate.record(route, admission.state, own, Date.now());
   return results;
 }
 

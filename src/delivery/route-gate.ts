@@ -10,7 +10,7 @@
  */
 import { metrics } from '../admin/metrics.js';
 import type { Logger } from 'pino';
-import type { Store, UpstreamReply } from '../queue/store.js';
+import type { RouteState, Store, UpstreamReply } from '../queue/store.js';
 import { outcome, type Outcome, type Pacing } from '../transports/transport.js';
 import { formatDuration } from './format.js';
 
@@ -19,7 +19,8 @@ const BUSY_WAIT_MS = 1000;
 
 export type RouteChange = { route: string; state: 'held'; reason: string; fix: string | null } | { route: string; state: 'active'; released: number };
 
-export type Admission = { go: true } | { go: false; outcome: Outcome; attempted: false };
+/** `state`: the route's state when it was admitted (held: this is its probe), for record() to compare with. */
+export type Admission = { go: true; state: RouteState } | { go: false; outcome: Outcome; attempted: false };
 
 /** Last success / last failure are written at most this often per route (not once per message). */
 const NOTE_EVERY_MS = 5000;
@@ -39,13 +40,13 @@ export class RouteGate {
   /** May messages go to this route now? */
   async admit(route: string, now: number): Promise<Admission> {
     const status = await this.store.routeStatus(route);
-    if (status.state === 'active') return { go: true };
+    if (status.state === 'active') return { go: true, state: 'active' };
     if (status.state === 'paused') {
       return this.hold(`The route "${route}" is paused by an admin${status.since ? ` since ${new Date(status.since).toISOString()}` : ''}.`, `relay365 route resume ${route}`);
     }
     if (await this.store.claimProbe(route, now, now + this.probeEvery)) {
       this.log.info({ route }, 'route is held: trying one message to see whether it works again');
-      return { go: true };
+      return { go: true, state: 'held' };
     }
     const next = status.probeAt ? ` relay365 tries again at ${new Date(status.probeAt).toISOString()}.` : '';
     return this.hold(`The route "${route}" is held: ${status.reason ?? 'it failed in a way retrying cannot fix'}${next}`, status.fix);
@@ -93,22 +94,24 @@ export class RouteGate {
     };
   }
 
-  /** After an attempt: a route-broken answer holds the route; a delivery on a held route releases it. */
-  async record(route: string, outcomes: Outcome[], now: number): Promise<void> {
+  /**
+   * After an attempt: a route-broken answer holds the route; a delivery on a held route (its
+   * probe) releases it. `was` is the state admit() saw, so the common case reads nothing.
+   */
+  async record(route: string, was: RouteState, outcomes: Outcome[], now: number): Promise<void> {
     const broken = outcomes.find((o) => o.verdict === 'route-broken');
     const delivered = outcomes.some((o) => o.verdict === 'delivered');
-    const status = await this.store.routeStatus(route);
     if (broken) {
       await this.store.setRouteState(route, 'held', now, { reason: broken.diagnosis, fix: broken.fix, probeAt: now + this.probeEvery });
       await this.store.noteRouteResult(route, false, now, describe(broken.reply) ?? broken.diagnosis);
       this.noted.set(route, { at: now, ok: false });
-      if (status.state !== 'held') {
+      if (was !== 'held') {
         this.log.error({ route, diagnosis: broken.diagnosis, fix: broken.fix }, 'route held: its messages wait until it works again');
         this.onChange?.({ route, state: 'held', reason: broken.diagnosis, fix: broken.fix });
       }
       return;
     }
-    if (delivered && status.state === 'held') {
+    if (delivered && was === 'held') {
       await this.store.setRouteState(route, 'active', now);
       const released = await this.store.releaseHeld(now, route);
       this.log.warn({ route, released }, 'route works again: its held messages are queued');

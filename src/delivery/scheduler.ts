@@ -165,7 +165,10 @@ export class Scheduler implements DeliveryIntake {
       .then(async (report) => {
         await this.options.store.finishAttempt(report);
         countAttempt(message, report);
-        if (report.results.some((r) => r.state === 'failed' || r.state === 'delivered')) this.reportsDue = true;
+        // A delivered recipient is owed a DSN only when its NOTIFY asked for SUCCESS (rare):
+        // the sweep's query would find nothing for the rest, so it is not woken for them.
+        const successAsked = (idx: number) => /SUCCESS/i.test(String(message.recipients.find((r) => r.idx === idx)?.params.NOTIFY ?? ''));
+        if (report.results.some((r) => r.state === 'failed' || (r.state === 'delivered' && successAsked(r.idx)))) this.reportsDue = true;
       })
       .catch((err: unknown) => this.log.error({ err, msgId: message.id }, 'could not record the attempt; the lease will return the message to the queue'))
       .finally(() => {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { readMasterKey } from '../config/master-key.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { isDelegated } from '../credentials/delegated-client.js';
+import { delegatedRouteNames } from '../credentials/sign-in-store.js';
 import type { SignInStore } from '../credentials/providers.js';
 import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
@@ -67,11 +67,8 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions): P
  * route is checked and a key exists (without one nobody has signed in, and the doctor creates none).
  */
 async function openSignIns(config: Config, names: string[]): Promise<{ store: Store; signIns: SignInStore } | null> {
-  const delegated = names.some((n) => {
-    const route = config.routes[n];
-    return route !== undefined && 'credentials' in route && isDelegated(route);
-  });
-  if (!delegated) return null;
+  const delegated = new Set(delegatedRouteNames(config));
+  if (!names.some((n) => delegated.has(n))) return null;
   const key = readMasterKey({ env: process.env, keyFile: config.secrets.keyFile });
   if (!key) return null;
   const store = await openStore(config);

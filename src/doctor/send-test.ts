@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { createTransport } from '../transports/index.js';
+import { formatReply } from '../transports/smtp-reply.js';
 import type { DeliveryJob } from '../transports/transport.js';
 import { failed, passed, since, type CheckResult } from './check.js';
 import type { DoctorContext, RouteState } from './context.js';
@@ -52,7 +53,7 @@ export async function sendTestCheck(ctx: DoctorContext, state: RouteState, to: s
   const start = performance.now();
   try {
     const outcome = (await transport.deliver(job)).get(0);
-    if (outcome?.verdict === 'delivered') return passed('send-test', title, `delivered from ${from}: ${outcome.reply ? [outcome.reply.code, outcome.reply.enhanced, outcome.reply.text].filter(Boolean).join(' ') : 'accepted'}`, since(start));
+    if (outcome?.verdict === 'delivered') return passed('send-test', title, `delivered from ${from}: ${outcome.reply ? formatReply(outcome.reply) : 'accepted'}`, since(start));
     return failed('send-test', title, `${outcome?.verdict ?? 'no outcome'}: ${outcome?.diagnosis ?? 'the transport reported nothing'}`, outcome?.fix ?? null, since(start));
   } catch (err) {
     return failed('send-test', title, `The route could not send: ${(err as Error).message}`, null, since(start));

@@ -45,6 +45,7 @@ export class SmtpListener {
     private readonly deps: IngressDeps,
   ) {
     this.log = deps.log.child({ listener: name });
+    const receiveDeps = { ...deps, log: this.log, listener: name, config }; // once, not per message
     const tls = deps.tls;
     this.server = new RelaySmtpServer({
       name: deps.hostname,
@@ -76,7 +77,7 @@ export class SmtpListener {
       onData: (stream, session, callback) => {
         const app = this.appOf.get(session.id);
         if (!app) return callback(smtpError(503, '5.5.1', 'Error: MAIL FROM first'));
-        void receive(stream, session, app, { ...deps, log: this.log, listener: name, config }).then(
+        void receive(stream, session, app, receiveDeps).then(
           (reply) => callback(reply.ok ? null : refused(reply), reply.ok ? reply.message : undefined),
         );
       },

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import MimeNode from 'nodemailer/lib/mime-node';
+import { rfc5322Date } from '../ingress/received.js';
 
 /** RFC 3464 Action: failed for good, still trying (the delay warning), or handed to Microsoft 365 (NOTIFY=SUCCESS). */
 export type DsnAction = 'failed' | 'delayed' | 'relayed';
@@ -107,7 +108,7 @@ function deliveryStatus(input: DsnInput): string {
       `Reporting-MTA: dns; ${input.reportingMta}`,
       ...(input.original.envid ? [`Original-Envelope-Id: ${input.original.envid}`] : []),
       `X-Relay365-Queue-Id: ${input.original.id}`,
-      `Arrival-Date: ${new Date(input.original.receivedAt).toUTCString()}`,
+      `Arrival-Date: ${rfc5322Date(new Date(input.original.receivedAt))}`,
     ],
   ];
   for (const r of input.recipients) {
@@ -117,8 +118,8 @@ function deliveryStatus(input: DsnInput): string {
       `Action: ${r.action}`,
       `Status: ${r.status}`,
       ...(r.upstream ? [`Diagnostic-Code: ${r.upstreamIsSmtp ? 'smtp' : 'x-microsoft365'}; ${oneLine(r.upstream)}`] : []),
-      ...(r.lastAttemptAt ? [`Last-Attempt-Date: ${new Date(r.lastAttemptAt).toUTCString()}`] : []),
-      ...(r.willRetryUntil ? [`Will-Retry-Until: ${new Date(r.willRetryUntil).toUTCString()}`] : []),
+      ...(r.lastAttemptAt ? [`Last-Attempt-Date: ${rfc5322Date(new Date(r.lastAttemptAt))}`] : []),
+      ...(r.willRetryUntil ? [`Will-Retry-Until: ${rfc5322Date(new Date(r.willRetryUntil))}`] : []),
     ]);
   }
   return blocks.map((b) => b.join('\r\n')).join('\r\n\r\n') + '\r\n';

@@ -5,11 +5,9 @@
  * because leases are held in that name — a second node under a live node's name would
  * take that node's deliveries for its own at start (releaseLeases) and deliver them twice.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { relayVersion } from '../version.js';
 import type { NodeInfo, NodeStatus, Store } from './store.js';
 
 export const HEARTBEAT_MS = 5000;
@@ -18,20 +16,6 @@ export const SILENT_MS = 3 * HEARTBEAT_MS;
 
 export class NodeNameTaken extends Error {
   readonly code = 'NODE_NAME_TAKEN';
-}
-
-/** relay365's version, from the package.json above this file (in src/ or in dist/src/). */
-export function relayVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'relay365' && pkg.version) return pkg.version;
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
 }
 
 /** Whether a node listed in the store is running now, as far as its heartbeat tells. */

@@ -7,19 +7,9 @@
  */
 import type pg from 'pg';
 import type { CachedAccessToken, NodeInfo, NodeStatus, StoredTokenCache } from '../store.js';
+import { toNodeStatus, type NodeRow } from '../sqlite/nodes-and-tokens.js';
 import { transaction } from './connection.js';
 import { SQL } from './sql.js';
-
-interface NodeRow {
-  name: string;
-  host: string;
-  pid: number;
-  version: string;
-  started_at: number;
-  heartbeat_at: number;
-  stopped_at: number | null;
-  delivering: number;
-}
 
 export class PostgresNodes {
   constructor(private readonly pool: pg.Pool) {}
@@ -33,16 +23,7 @@ export class PostgresNodes {
   }
 
   async list(): Promise<NodeStatus[]> {
-    return (await this.pool.query<NodeRow>(SQL.nodes)).rows.map((r) => ({
-      name: r.name,
-      host: r.host,
-      pid: r.pid,
-      version: r.version,
-      startedAt: r.started_at,
-      heartbeatAt: r.heartbeat_at,
-      stoppedAt: r.stopped_at,
-      delivering: r.delivering,
-    }));
+    return (await this.pool.query<NodeRow>(SQL.nodes)).rows.map(toNodeStatus);
   }
 }
 

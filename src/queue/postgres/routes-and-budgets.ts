@@ -11,33 +11,9 @@
  */
 import type pg from 'pg';
 import type { Reservation, RouteState, RouteStatus, SendLimits, SendUsage } from '../store.js';
-import { activeRoute } from '../sqlite/routes-and-budgets.js';
+import { activeRoute, toStatus, type RouteRow } from '../sqlite/routes-and-budgets.js';
 import { LOCKS, transaction } from './connection.js';
 import { SQL } from './sql.js';
-
-interface RouteRow {
-  name: string;
-  state: RouteState;
-  reason: string | null;
-  fix: string | null;
-  since: number | null;
-  probe_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_error: string | null;
-}
-
-const toStatus = (row: RouteRow): RouteStatus => ({
-  name: row.name,
-  state: row.state,
-  reason: row.reason,
-  fix: row.fix,
-  since: row.since,
-  probeAt: row.probe_at,
-  lastSuccessAt: row.last_success_at,
-  lastFailureAt: row.last_failure_at,
-  lastError: row.last_error,
-});
 
 export const ROUTE_STATE_CACHE_MS = 1000;
 

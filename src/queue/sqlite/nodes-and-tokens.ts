@@ -26,7 +26,8 @@ const HEARTBEAT_WAIT_MS = 100;
 /** Token refreshes in progress, by database file and key (shared by every store on that file in this process). */
 const refreshing = new Map<string, Promise<unknown>>();
 
-interface NodeRow {
+/** A row of the nodes table with its lease count (the same in both stores). */
+export interface NodeRow {
   name: string;
   host: string;
   pid: number;
@@ -36,6 +37,17 @@ interface NodeRow {
   stopped_at: number | null;
   delivering: number;
 }
+
+export const toNodeStatus = (r: NodeRow): NodeStatus => ({
+  name: r.name,
+  host: r.host,
+  pid: r.pid,
+  version: r.version,
+  startedAt: r.started_at,
+  heartbeatAt: r.heartbeat_at,
+  stoppedAt: r.stopped_at,
+  delivering: r.delivering,
+});
 
 export class NodesAndTokens {
   private readonly sql: { [K in keyof typeof SQL]: Database.Statement };
@@ -63,16 +75,7 @@ export class NodesAndTokens {
   }
 
   nodes(): NodeStatus[] {
-    return (this.sql.list.all() as NodeRow[]).map((r) => ({
-      name: r.name,
-      host: r.host,
-      pid: r.pid,
-      version: r.version,
-      startedAt: r.started_at,
-      heartbeatAt: r.heartbeat_at,
-      stoppedAt: r.stopped_at,
-      delivering: r.delivering,
-    }));
+    return (this.sql.list.all() as NodeRow[]).map(toNodeStatus);
   }
 
   token(key: string): CachedAccessToken | null {

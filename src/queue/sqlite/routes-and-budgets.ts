@@ -27,7 +27,8 @@ const SQL = {
   purgeSends: `DELETE FROM sends WHERE at < ?`,
 } as const;
 
-interface RouteRow {
+/** A row of the routes table (the same in both stores). */
+export interface RouteRow {
   name: string;
   state: RouteState;
   reason: string | null;
@@ -39,7 +40,7 @@ interface RouteRow {
   last_error: string | null;
 }
 
-const toStatus = (row: RouteRow): RouteStatus => ({
+export const toStatus = (row: RouteRow): RouteStatus => ({
   name: row.name,
   state: row.state,
   reason: row.reason,

@@ -5,6 +5,7 @@
  * reason, or go to the route named in `fallback` (an smtp-oauth, graph or connector route).
  */
 import type { DirectSendRouteConfig } from '../../config/schema.js';
+import { domainOf } from '../../policy/addresses.js';
 import type { SmtpError } from '../smtp-reply.js';
 import { outcome, type DeliveryJob, type DeliveryResult, type Outcome, type Transport, type TransportContext } from '../transport.js';
 import type { RouteFacts } from './route-facts.js';
@@ -15,7 +16,6 @@ import type { Mail } from 'nodemailer';
 /** Connections kept open to the MX endpoint (it has no per-mailbox limit; nodemailer's default). */
 export const MX_CONNECTIONS = 5;
 
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 export class DirectSendTransport implements Transport {
   readonly kind = 'direct-send';

@@ -14,6 +14,9 @@ export function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** API tokens start with a prefix so a leaked one is recognisable (and scannable) as relay365's. */
-export const API_TOKEN_PREFIX = 'r365_';
+/**
+ * Admin API tokens start with a prefix so a leaked one is recognisable as relay365's — and as an
+ * admin's, apart from the apps' submission tokens (policy/api-tokens.ts, r365_).
+ */
+export const API_TOKEN_PREFIX = 'r365adm_';
 export const newApiToken = () => `${API_TOKEN_PREFIX}${randomToken()}`;

@@ -115,7 +115,7 @@ describe('admin sign-in', () => {
     await client.login();
     const created = await client.post<{ id: string; name: string; token: string }>('/api/tokens', { name: 'monitoring' });
     expect(created.status).toBe(200);
-    expect(created.body.token).toMatch(/^r365_[A-Za-z0-9_-]{43}$/);
+    expect(created.body.token).toMatch(/^r365adm_[A-Za-z0-9_-]{43}$/);
     expect((await client.post('/api/tokens', { name: 'monitoring' })).status).toBe(409);
     const listed = await client.get('/api/tokens');
     expect(JSON.stringify(listed.body)).not.toContain(created.body.token);
@@ -129,7 +129,7 @@ describe('admin sign-in', () => {
     const refused = await robot.get('/api/messages');
     expect(refused.status).toBe(401);
     isProblem(refused.body, 401);
-    expect((await new AdminClient(relay.base, 'r365_made-up-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa').get('/api/messages')).status).toBe(401);
+    expect((await new AdminClient(relay.base, 'r365adm_made-up-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa').get('/api/messages')).status).toBe(401);
     expect(JSON.stringify(relay.relay.logs)).not.toContain(created.body.token);
   });
 
@@ -179,7 +179,7 @@ describe('relay365 admin (CLI)', () => {
     writeConfig(dir, {});
     const created = await cli(dir, ['admin', 'token', 'create', 'deploy']);
     const token = created.stdout.trim();
-    expect(token).toMatch(/^r365_/);
+    expect(token).toMatch(/^r365adm_/);
     const listed = await cli(dir, ['admin', 'token', 'list']);
     expect(listed.stdout).toMatch(/deploy .* active/);
     expect(listed.stdout).not.toContain(token);

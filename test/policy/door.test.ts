@@ -24,6 +24,12 @@ beforeAll(async () => {
     },
     apps: {
       erp: { auth: { passwordHash: await hashPassword('erp-secret') }, senders: ['*@contoso.example'], from: ['*@contoso.example'], limits: { messagesPerMinute: 3 } },
+      mfp: {
+        auth: { passwordHash: await hashPassword('mfp-secret') },
+        senders: ['scan@contoso.example'],
+        recipients: { allowDomains: ['contoso.example'], maxPerMessage: 2 },
+        limits: { maxMessageSize: 2000, recipientsPerDay: 3 },
+      },
       scot: { networks: ['::1'], defaultDomain: 'contoso.example', recipients: { denyDomains: ['example.org'] }, rewrite: { to: 'sap@contoso.example', envelope: true, from: true } },
     },
     protection: { authFailures: { max: 3, window: '1m', coolDown: '1m' } },
@@ -133,6 +139,39 @@ describe('an app recognised by its address (IPv6 ::1)', () => {
     const talk = await greeted(v4);
     expect(await talk.command('MAIL FROM:<sapadmin>')).toMatch(/^530 5\.7\.0 /);
     talk.close();
+  });
+});
+
+describe('an app\'s recipient rules and limits', () => {
+  it('keeps it to its recipient domains, recipients per message, size and recipients per day, each refusal naming the key', async () => {
+    const c = client({ user: 'mfp', pass: 'mfp-secret' });
+    const send = (to: string[], body = 'scan') =>
+      c.sendMail({ envelope: { from: 'scan@contoso.example', to }, raw: `From: scan@contoso.example\r\nSubject: scan\r\n\r\n${body}\r\n` });
+    const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (e: { response?: string }) => e.response ?? String(e));
+
+    expect(await refusal(send(['someone@example.net']))).toMatch(/^550 5\.7\.1 Recipient domain example\.net is not allowed for app mfp \(apps\.mfp\.recipients\.allowDomains: contoso\.example\)/);
+    const three = await send(['a@contoso.example', 'b@contoso.example', 'c@contoso.example']);
+    expect(three.accepted).toEqual(['a@contoso.example', 'b@contoso.example']);
+    expect((three.rejectedErrors as { response?: string }[] | undefined)?.[0]?.response).toMatch(/^452 4\.5\.3 Too many recipients: app mfp may send to at most 2 per message \(apps\.mfp\.recipients\.maxPerMessage\)/);
+    expect(await refusal(send(['a@contoso.example'], 'x'.repeat(3000)))).toMatch(/^552 5\.3\.4 Message too large for app mfp: at most 2000 bytes \(apps\.mfp\.limits\.maxMessageSize\)/);
+    // 2 recipients today so far (the refused ones do not count); 2 more would make 4 of 3.
+    expect(await refusal(send(['a@contoso.example', 'b@contoso.example']))).toMatch(/^451 4\.7\.1 App mfp has sent 2 recipients in the last 24 hours \(apps\.mfp\.limits\.recipientsPerDay\)/);
+    expect(await refusal(send(['a@contoso.example']))).toBe('accepted');
+    c.close();
+  });
+});
+
+describe('AUTH failures and successes', () => {
+  it('forgets an address\'s failures once it signs in: two wrong, one right, two wrong again is no cool-down', async () => {
+    const attempt = async (pass: string) => {
+      const c = client({ user: 'mfp', pass });
+      const result = await c.verify().then(() => 'ok', (e: { response?: string }) => e.response);
+      c.close();
+      return result;
+    };
+    const wrong = '535 5.7.8 Authentication credentials invalid';
+    expect([await attempt('no-1'), await attempt('no-2'), await attempt('mfp-secret'), await attempt('no-3'), await attempt('no-4')]).toEqual([wrong, wrong, 'ok', wrong, wrong]);
+    expect(await attempt('mfp-secret')).toBe('ok'); // and clean again for the next test
   });
 });
 

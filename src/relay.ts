@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { openSignIns } from './credentials/sign-in-store.js';
 import { effectiveRoutes, Router } from './delivery/router.js';
+import { MailboxConnections } from './delivery/mailbox-connections.js';
 import { RouteGate } from './delivery/route-gate.js';
 import { Scheduler } from './delivery/scheduler.js';
 import { SmtpListener } from './ingress/listener.js';
@@ -66,11 +67,13 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     log.warn('no routes configured: mail is captured (kept in the store, not sent); add routes to deliver it');
   }
   const router = new Router(config);
+  const connections = new MailboxConnections(store, node, async (route, slot) => transports.get(route)?.closeConnection?.(slot), log);
+  await connections.start();
   const notifications = createNotifications(config, store, transports, node, log, () => scheduler.queued());
   const scheduler: Scheduler = new Scheduler({
     store,
     router,
-    gate: new RouteGate(store, config.delivery.probe, log, notifications.onRouteChange),
+    gate: new RouteGate(store, connections, config.delivery.probe, log, notifications.onRouteChange),
     reports: notifications.reports,
     watch: notifications.watch,
     transports,
@@ -121,6 +124,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     await Promise.all(listeners.map((l) => l.stop()));
     await http?.stop();
     await scheduler.stop(0);
+    await connections.stop().catch(() => undefined);
     await presence.stop().catch(() => undefined);
     await store.close();
     throw err;
@@ -146,6 +150,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       await Promise.all([Promise.all(listeners.map((l) => l.stop())), http?.stop(), scheduler.stop(config.delivery.shutdownGrace)]);
       await admin?.stop();
       await Promise.all([...transports.values()].map((t) => t.close()));
+      await connections.stop().catch((err: unknown) => log.warn({ err }, "could not give this node's mailbox connections back in the store"));
       await presence.stop().catch((err: unknown) => log.warn({ err }, 'could not mark this node stopped in the store'));
       await store.close();
       log.info('stopped');

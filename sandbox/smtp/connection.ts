@@ -161,10 +161,11 @@ export class MicrosoftSmtpConnection extends SMTPConnection {
 
   private record(reply: SmtpReply): void {
     if (reply.code === 334 || reply.code === 354) return; // steps of a command, not its answer
-    const { login, reason } = this.state;
+    const { login, reason, detail } = this.state;
     const fault = this.faultReply;
     this.faultReply = false;
     this.state.reason = undefined;
+    this.state.detail = undefined;
     this.sandbox.ctx.events.record({
       endpoint: this.state.endpoint,
       action: this.state.command,
@@ -173,7 +174,7 @@ export class MicrosoftSmtpConnection extends SMTPConnection {
       ...(enhancedCodeOf(reply.text) ? { code: enhancedCodeOf(reply.text) } : {}),
       message: reply.text,
       session: this.state.id,
-      ...(reason ? { detail: { reason } } : {}),
+      ...(reason || detail ? { detail: { ...detail, ...(reason ? { reason } : {}) } } : {}),
       ...(login ? { mailbox: login.mailbox, ...(login.appId ? { appId: login.appId } : {}), ...(login.principal.kind === 'user' ? { user: login.principal.address } : {}) } : {}),
     });
   }

@@ -28,4 +28,6 @@ export interface SessionState {
   certificateNames: string[];
   /** Why the next reply refuses, for the event log only (the client sees Microsoft's words). */
   reason?: string;
+  /** Facts for the event log of the next reply only, e.g. how many connections the mailbox has open after this sign-in. */
+  detail?: Record<string, unknown>;
 }

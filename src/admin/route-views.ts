@@ -1,7 +1,7 @@
 /**
  * Routes as admins see them, for `relay365 route list` and the console alike: the route's
  * state (active, paused, held) with the reason and fix, last success and failure, each
- * mailbox's sending budget used and left, warnings about the config, and for OAuth routes
+ * mailbox's sending budget used and left and its connections open on every node, warnings about the config, and for OAuth routes
  * the sign-in (token status, secret or certificate expiry) — never a token.
  */
 import type { MasterKey } from '../config/master-key.js';
@@ -9,6 +9,7 @@ import type { Config, RouteConfig } from '../config/schema.js';
 import { authStatus, type RouteAuthStatus } from '../credentials/auth-status.js';
 import { expiryOf, type CredentialExpiry } from '../credentials/expiry.js';
 import { effectiveRoutes } from '../delivery/router.js';
+import { SILENT_MS } from '../queue/heartbeat.js';
 import type { RouteStatus, SendUsage, Store } from '../queue/store.js';
 import { pacingOf } from '../transports/pacing.js';
 import { routeWarnings } from '../transports/warnings.js';
@@ -19,6 +20,10 @@ export interface RouteBudget extends SendUsage {
   recipientsPerDay: number;
   messagesLeftThisMinute: number;
   recipientsLeftToday: number;
+  /** Connections (SMTP) or requests (Graph) the mailbox may have at once, for the whole cluster… */
+  connections: number;
+  /** …and those open now, per node holding them. */
+  connectionsOpen: Record<string, number>;
 }
 
 export interface RouteView extends RouteStatus {
@@ -46,6 +51,8 @@ export async function describeRoutes(config: Config, store: Store, key: MasterKe
     Object.entries(effectiveRoutes(config)).map(async ([name, route]) => {
       const pacing = pacingOf(route);
       const usage = pacing ? await store.sendUsage(pacing.key, now, pacing.limits) : null;
+      const open: Record<string, number> = {};
+      if (pacing) for (const c of await store.connectionsInUse(pacing.key, now - SILENT_MS)) open[c.node] = (open[c.node] ?? 0) + 1;
       const budget =
         pacing && usage
           ? {
@@ -55,6 +62,8 @@ export async function describeRoutes(config: Config, store: Store, key: MasterKe
               ...usage,
               messagesLeftThisMinute: Math.max(0, pacing.limits.messages - usage.messagesThisMinute),
               recipientsLeftToday: Math.max(0, pacing.limits.recipients - usage.recipientsToday),
+              connections: pacing.concurrency,
+              connectionsOpen: open,
             }
           : null;
       const status = await store.routeStatus(name);

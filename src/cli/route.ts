@@ -43,8 +43,9 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
         v.lastSuccessAt ? ago(v.lastSuccessAt) : '-',
         v.lastFailureAt ? ago(v.lastFailureAt) : '-',
         v.budget ? `${v.budget.messagesThisMinute}/${v.budget.messagesPerMinute} per min, ${v.budget.recipientsToday}/${v.budget.recipientsPerDay} rcpts/day` : '-',
+        v.budget ? `${Object.values(v.budget.connectionsOpen).reduce((sum, n) => sum + n, 0)}/${v.budget.connections}` : '-',
       ]);
-      const lines = [table(['ROUTE', 'TRANSPORT', 'STATE', 'LAST SUCCESS', 'LAST FAILURE', 'BUDGET USED'], rows)];
+      const lines = [table(['ROUTE', 'TRANSPORT', 'STATE', 'LAST SUCCESS', 'LAST FAILURE', 'BUDGET USED', 'CONNECTIONS'], rows)];
       for (const v of views) for (const warning of v.warnings) lines.push('', `warning: ${warning}`);
       for (const v of views.filter((x) => x.state !== 'active')) {
         lines.push('', `${v.name} is ${v.state}${v.since ? ` since ${new Date(v.since).toISOString()}` : ''}: ${v.reason ?? ''}`);

@@ -93,7 +93,7 @@ const pacing = z
     messagesPerMinute: intInRange(1, 100_000).default(30),
     recipientsPerDay: intInRange(1, 10_000_000).default(10_000).describe('Rolling 24 hours.'),
     recipientsPerMessage: intInRange(1, 10_000).default(500).describe('Longer recipient lists are sent as several submissions of the same message.'),
-    concurrency: intInRange(1, 100).optional().describe('Connections (SMTP, default 3) or requests (Graph, default 4) at once.'),
+    concurrency: intInRange(1, 100).optional().describe('Connections (SMTP, default 3) or requests (Graph, default 4) at once, for all nodes sharing the store together.'),
     minute: duration().prefault('1m').describe('The window of messagesPerMinute (shorter only in tests).'),
     day: duration().prefault('24h').describe('The window of recipientsPerDay (shorter only in tests).'),
   })

@@ -129,7 +129,7 @@ async function outcomesOnRoute(
   const size = transport.pacing?.recipientsPerMessage ?? recipients.length;
   for (let i = 0; i < recipients.length; i += size) {
     const chunk = recipients.slice(i, i + size);
-    const paced = transport.pacing ? await deps.gate.pace(transport.pacing, chunk.length, Date.now()) : null;
+    const paced = transport.pacing ? await deps.gate.pace(transport.pacing, route, chunk.length, Date.now()) : null;
     if (paced && !paced.go) {
       all(recipients.slice(i), paced.outcome, false); // the rest waits with it
       break;
@@ -142,7 +142,7 @@ async function outcomesOnRoute(
       return new Map([...there].map(([idx, t]) => [idx, { ...t.outcome, via: t.outcome.via ?? target }]));
     };
     try {
-      const outcomes = await deliverSafely(transport, message, chunk, deps.store, signal, log, handOver);
+      const outcomes = await deliverSafely(transport, message, chunk, deps.store, signal, log, handOver, paced?.go ? paced.connection : undefined);
       for (const r of chunk) {
         const result = outcomes.get(r.idx) ?? noResult(route);
         const handed = results.get(r.idx);
@@ -165,6 +165,7 @@ async function deliverSafely(
   signal: AbortSignal,
   log: Logger,
   handOver: DeliveryJob['handOver'],
+  connection: number | undefined,
 ): Promise<DeliveryResult> {
   try {
     return await transport.deliver({
@@ -175,6 +176,7 @@ async function deliverSafely(
       size: message.size,
       openMessage: () => openOutgoing(store, message),
       handOver,
+      connection,
       signal,
       log,
     });

@@ -5,14 +5,15 @@
  * whether it works again; when one does, every message it held goes back to the queue.
  * A mailbox whose budget is used up makes its messages wait until the budget allows them,
  * instead of letting Microsoft refuse or silently delay them; a mailbox with all its
- * connections busy makes them wait a moment, so one slow mailbox cannot occupy every
- * delivery slot.
+ * connections busy — on any node (mailbox-connections.ts) — makes them wait a moment, so one
+ * slow mailbox cannot occupy every delivery slot.
  */
 import { metrics } from '../admin/metrics.js';
 import type { Logger } from 'pino';
 import type { RouteState, Store, UpstreamReply } from '../queue/store.js';
 import { outcome, type Outcome, type Pacing } from '../transports/transport.js';
 import { formatDuration } from './format.js';
+import type { MailboxConnections } from './mailbox-connections.js';
 
 /** How long a message waits when its mailbox has every connection busy. */
 const BUSY_WAIT_MS = 1000;
@@ -26,11 +27,11 @@ export type Admission = { go: true; state: RouteState } | { go: false; outcome: 
 const NOTE_EVERY_MS = 5000;
 
 export class RouteGate {
-  private readonly inflight = new Map<string, number>();
   private readonly noted = new Map<string, { at: number; ok: boolean }>();
 
   constructor(
     private readonly store: Store,
+    private readonly connections: MailboxConnections,
     private readonly probeEvery: number,
     private readonly log: Logger,
     /** Told when a route becomes held or works again (src/notify mails the admins). */
@@ -56,19 +57,27 @@ export class RouteGate {
     return { go: false, attempted: false, outcome: outcome('route-broken', diagnosis, { fix }) };
   }
 
-  /** Reserves a place in the mailbox's budget and connections, or says how long to wait. */
-  async pace(pacing: Pacing, recipients: number, now: number): Promise<{ go: true; done: () => Promise<void> } | { go: false; outcome: Outcome }> {
-    const busy = this.inflight.get(pacing.key) ?? 0;
-    if (busy >= pacing.concurrency) {
+  /**
+   * Reserves one of the mailbox's connections (the transport sends over the connection it
+   * keeps for that slot) and a place in its budget, or says how long to wait.
+   */
+  async pace(pacing: Pacing, route: string, recipients: number, now: number): Promise<{ go: true; connection: number; done: () => Promise<void> } | { go: false; outcome: Outcome }> {
+    const connection = await this.connections.take(pacing.key, route, pacing.concurrency, now);
+    if (!connection) {
+      const mine = this.connections.holding(pacing.key);
       return {
         go: false,
-        outcome: outcome('transient', `Waiting for a free connection to ${pacing.key}: ${busy} deliveries to it are in progress (at most ${pacing.concurrency} at once).`, {
+        outcome: outcome('transient', `Waiting for a free connection to ${pacing.key}: all ${pacing.concurrency} it may have at once (pacing.concurrency) are in use, ${mine} of them by this node${mine < pacing.concurrency ? ' and the rest by other nodes' : ''}.`, {
           retryAt: now + BUSY_WAIT_MS,
         }),
       };
     }
-    const reservation = await this.store.reserveSend(pacing.key, recipients, now, pacing.limits);
+    const reservation = await this.store.reserveSend(pacing.key, recipients, now, pacing.limits).catch((err: unknown) => {
+      connection.release();
+      throw err;
+    });
     if (!reservation.ok) {
+      connection.release();
       metrics.pacingWait(reservation.limit);
       const { limits } = pacing;
       const what =
@@ -82,13 +91,11 @@ export class RouteGate {
         }),
       };
     }
-    this.inflight.set(pacing.key, busy + 1);
     return {
       go: true,
+      connection: connection.slot,
       done: async () => {
-        const left = (this.inflight.get(pacing.key) ?? 1) - 1;
-        if (left > 0) this.inflight.set(pacing.key, left);
-        else this.inflight.delete(pacing.key);
+        connection.release();
         await this.store.settleSend(reservation.id, Date.now());
       },
     };

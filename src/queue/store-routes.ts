@@ -37,6 +37,13 @@ export interface SendUsage {
   recipientsToday: number;
 }
 
+/** A connection slot a live node holds for a mailbox. */
+export interface ConnectionInUse {
+  node: string;
+  slot: number;
+  takenAt: number;
+}
+
 export interface RouteStore {
   /** The state of every route that ever had one (routes not listed are active). */
   routeStatuses(): Promise<RouteStatus[]>;
@@ -59,4 +66,18 @@ export interface RouteStore {
    */
   settleSend(id: number, at: number): Promise<void>;
   sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage>;
+
+  /**
+   * Takes one of the `limit` connections a mailbox may have open at once, for `node`: the
+   * slot's number (0 … limit-1), or null while every one is taken. Counted for every node
+   * sharing the store; a slot held by a node that stopped or went silent (no heartbeat since
+   * `aliveSince`) is free.
+   */
+  takeConnection(key: string, node: string, limit: number, now: number, aliveSince: number): Promise<number | null>;
+  /** Gives a slot back once its connection is closed. */
+  releaseConnection(key: string, slot: number, node: string): Promise<void>;
+  /** Gives back every slot a node holds: at its start (its earlier life's) and at a clean stop. */
+  releaseConnections(node: string): Promise<void>;
+  /** The slots live nodes hold for a mailbox. */
+  connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]>;
 }

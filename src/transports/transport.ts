@@ -26,6 +26,11 @@ export interface DeliveryJob {
    * Its outcomes come back marked with `via`.
    */
   handOver(route: string, recipients: DeliveryJob['recipients']): Promise<DeliveryResult>;
+  /**
+   * Which of the mailbox's connections this delivery holds (routes with pacing: the delivery
+   * layer counts them for every node). A transport with a connection per slot sends over it.
+   */
+  connection?: number | undefined;
   signal: AbortSignal;
   log: Logger;
 }
@@ -67,7 +72,7 @@ export interface Pacing {
   limits: SendLimits;
   /** Longer recipient lists go out as several submissions of the same message. */
   recipientsPerMessage: number;
-  /** Deliveries to this mailbox at once (Exchange Online: 3 SMTP connections, 4 Graph requests). */
+  /** Deliveries to this mailbox at once, on all nodes together (Exchange Online: 3 SMTP connections, 4 Graph requests). */
   concurrency: number;
 }
 
@@ -81,6 +86,8 @@ export interface Transport {
   /** Standing warnings about the route's configuration (Basic SMTP AUTH is being retired…), shown in its status. */
   readonly warnings?: readonly string[];
   deliver(job: DeliveryJob): Promise<DeliveryResult>;
+  /** Closes the connection kept for a slot of the mailbox (DeliveryJob.connection), now idle. */
+  closeConnection?(slot: number): Promise<void>;
   /** Closes pooled connections; in-flight deliveries finish first. */
   close(): Promise<void>;
 }

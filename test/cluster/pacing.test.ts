@@ -26,8 +26,8 @@ beforeAll(async () => {
         host: '127.0.0.1',
         port: t.sandbox.ports.submission,
         ca: [t.sandbox.caPath],
-        // The budget is the cluster's (the store's); connections are each node's own: 3 nodes × 1 = Exchange's 3.
-        pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms`, concurrency: 1 },
+        // The budget and the 3 connections (the default concurrency) are the cluster's, counted in the store.
+        pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` },
         sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
       },
     },

@@ -3,7 +3,8 @@
  * limited to 30 a "minute" (shortened to 2 s here, in the relay and in the sandbox alike)
  * all arrive, never more than 30 per window, with no throttling reply from Microsoft —
  * the sandbox is set to refuse (421) anything over the limit, so a single excess would show.
- * And a mailbox with a budget used up does not hold up mail through another mailbox.
+ * And a mailbox with a budget used up does not hold up mail through another mailbox; an idle
+ * connection stays open for the next message a moment, then closes and frees its slot.
  */
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,5 +102,23 @@ describe('pacing within Exchange Online limits', () => {
     const throughGraph = inbox(DEMO.alice.address).filter((m) => m.via === 'graph');
     expect(throughGraph).toHaveLength(5);
     expect(last(throughGraph)).toBeLessThan(last(inbox(DEMO.bob.address)));
+  });
+
+  it('reuses an open connection for the next message, then closes it when idle and frees its slot in the store', async () => {
+    await new Promise((r) => setTimeout(r, WINDOW_MS)); // a fresh budget window
+    const signIns = () => t.sandbox.events.list({ endpoint: 'submission' }).filter((e) => e.action.startsWith('AUTH') && e.outcome === 'ok').length;
+    const inUse = () => relay.relay.store.connectionsInUse(DEMO.relay.address, Date.now() - 15_000);
+    await until(async () => (await inUse()).length === 0, 10_000, () => 'the connections of the earlier tests stayed open');
+    const before = signIns();
+    const count = inbox(DEMO.alice.address).length;
+    for (let i = 0; i < 5; i++) {
+      await submit(1, 'sap@contoso.example', DEMO.alice.address);
+      await until(() => inbox(DEMO.alice.address).length > count + i, 5000, () => `message ${i} did not arrive`);
+    }
+    expect(signIns() - before).toBe(1); // one sign-in, one connection for all five
+    await until(async () => (await inUse()).length === 0, 10_000, () => 'the idle connection kept its slot');
+    await submit(1, 'sap@contoso.example', DEMO.alice.address);
+    await until(() => inbox(DEMO.alice.address).length > count + 5, 5000, () => 'the last message did not arrive');
+    expect(signIns() - before).toBe(2); // the idle connection was closed: the next message signed in anew
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The part of the store contract about several nodes at once (each a Store of its own on the
- * same data): a message is claimed by one of them, a mailbox's budget is one budget for all,
- * and an access token is fetched by one while the others wait and take it.
+ * same data): a message is claimed by one of them, a mailbox's budget and its connections are
+ * one budget and one count for all, and an access token is fetched by one while the others
+ * wait and take it.
  */
 import { expect, it } from 'vitest';
 import type { SendLimits, Store } from '../../src/queue/store.js';
@@ -57,6 +58,41 @@ export function storeContractConcurrency(context: () => Context) {
     expect((await b!.reserveSend('mbx', 40, t0 + 1000, limits)).ok).toBe(true);
     expect(await a!.reserveSend('mbx', 30, t0 + 2000, limits)).toEqual({ ok: false, until: t0 + 86_400_000 + 1, limit: 'recipients', used: 80 });
     expect((await b!.reserveSend('mbx', 20, t0 + 2000, limits)).ok).toBe(true);
+  });
+
+  it("counts a mailbox's connections for all nodes together, and frees a silent node's", async () => {
+    const c = context();
+    const nodes = await nodesOf(c, 3);
+    const now = Date.now();
+    const names = ['node-a', 'node-b', 'node-c'];
+    for (const name of names) await c.store.heartbeat({ name, host: 'host', pid: 1, version: '1.0.0', startedAt: now }, now);
+    const taken = await Promise.all(nodes.flatMap((node, n) => Array.from({ length: 4 }, () => node.takeConnection('relay@contoso.example', names[n] as string, 3, now, now - 15_000))));
+    const slots = taken.filter((s): s is number => s !== null);
+    expect(slots.sort()).toEqual([0, 1, 2]);
+    const holders = await c.store.connectionsInUse('relay@contoso.example', now - 15_000);
+    expect(holders.map((h) => h.slot)).toEqual([0, 1, 2]);
+    // Another mailbox counts its own.
+    expect(await nodes[2]!.takeConnection('noreply@contoso.example', 'node-c', 3, now, now - 15_000)).toBe(0);
+
+    // A slot given back is free for any node; the others stay taken.
+    const first = holders[0]!;
+    await nodes[names.indexOf(first.node)]!.releaseConnection('relay@contoso.example', first.slot, first.node);
+    expect(await nodes[1]!.takeConnection('relay@contoso.example', 'node-b', 3, now, now - 15_000)).toBe(first.slot);
+    expect(await nodes[1]!.takeConnection('relay@contoso.example', 'node-b', 3, now, now - 15_000)).toBeNull();
+
+    // node-c goes silent (no heartbeat since): its slots are free for the others. node-a stops cleanly: likewise.
+    const later = now + 20_000;
+    for (const name of ['node-a', 'node-b']) await c.store.heartbeat({ name, host: 'host', pid: 1, version: '1.0.0', startedAt: now }, later);
+    const stillHeld = (await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).map((h) => h.node);
+    expect(stillHeld).not.toContain('node-c');
+    expect(stillHeld.length).toBe(3 - holders.filter((h, i) => i > 0 && h.node === 'node-c').length);
+    await c.store.nodeStopped('node-a', later);
+    expect((await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).every((h) => h.node === 'node-b')).toBe(true);
+
+    // releaseConnections gives back everything a node holds, on every mailbox.
+    await nodes[1]!.releaseConnections('node-b');
+    expect(await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).toEqual([]);
+    expect(await nodes[0]!.takeConnection('relay@contoso.example', 'node-b', 3, later, later - 15_000)).toBe(0);
   });
 
   it('lets one node fetch an access token while the others wait for it', async () => {

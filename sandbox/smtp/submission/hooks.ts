@@ -30,10 +30,12 @@ export class SubmissionHooks {
           connection.state.reason = result.reason;
           return callback(replyError(result.reply));
         }
-        if (!this.limits.openSession(result.login.mailbox, connection.state.id)) {
+        const open = this.limits.openSession(result.login.mailbox, connection.state.id);
+        if (open === null) {
           connection.state.reason = `${result.login.mailbox} already has ${this.limits.limits.concurrentConnectionsPerMailbox} signed-in connections`;
           return callback(replyError(REFUSED.concurrentConnections));
         }
+        connection.state.detail = { signedInConnections: open };
         connection.state.login = result.login;
         callback(null, { user: result.login.mailbox });
       },

@@ -19,13 +19,13 @@ export class SendingLimits {
     private readonly clock: SandboxClock,
   ) {}
 
-  /** Counts a signed-in session against its mailbox; false when the mailbox already has its maximum. */
-  openSession(mailbox: string, sessionId: string): boolean {
+  /** Counts a signed-in session against its mailbox: the mailbox's signed-in sessions now, or null when it already had its maximum. */
+  openSession(mailbox: string, sessionId: string): number | null {
     const open = this.sessions.get(mailbox) ?? new Set<string>();
-    if (!open.has(sessionId) && open.size >= this.limits.concurrentConnectionsPerMailbox) return false;
+    if (!open.has(sessionId) && open.size >= this.limits.concurrentConnectionsPerMailbox) return null;
     open.add(sessionId);
     this.sessions.set(mailbox, open);
-    return true;
+    return open.size;
   }
 
   closeSession(mailbox: string, sessionId: string): void {

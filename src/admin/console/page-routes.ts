@@ -35,6 +35,7 @@ function routeCard(r: RouteView, go: (url: string) => void): HTMLElement {
       h('dt', {}, 'Last success'), h('dd', {}, when(r.lastSuccessAt)),
       h('dt', {}, 'Last failure'), h('dd', {}, when(r.lastFailureAt), r.lastError ? ` – ${r.lastError}` : ''),
       h('dt', {}, 'Budget'), h('dd', {}, b ? `${b.mailbox}: ${b.messagesThisMinute}/${b.messagesPerMinute} this minute (${b.messagesLeftThisMinute} left), ${b.recipientsToday}/${b.recipientsPerDay} recipients today (${b.recipientsLeftToday} left)` : 'no pacing'),
+      h('dt', {}, 'Connections'), h('dd', {}, b ? openConnections(b.connections, b.connectionsOpen) : '–'),
       h('dt', {}, 'Sign-in'), h('dd', {}, r.auth ? `${r.auth.flow}, ${r.auth.credential}${r.auth.account ? `, signed in as ${r.auth.account}` : ''}` : '–', r.auth?.accessTokenExpiresAt ? h('span', {}, ' · token expires ', when(r.auth.accessTokenExpiresAt)) : null),
       h('dt', {}, 'Secret/certificate'), h('dd', {}, r.expiry ? h('span', {}, `${r.expiry.kind} expires `, when(r.expiry.expiresAt), ` (${r.expiry.daysLeft} days) `, badge(r.expiry.level === 'ok' ? 'OK' : r.expiry.level, r.expiry.level === 'ok' ? 'ok' : 'degraded')) : '–'),
     ),
@@ -102,4 +103,11 @@ async function follow(id: string, into: HTMLElement): Promise<void> {
     if (['delivered', 'failed', 'held', 'cancelled'].includes(m.state)) return;
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** "2 of 3 open (node-a 1, node-b 1)": a mailbox's connections on every node together. */
+function openConnections(limit: number, open: Record<string, number>): string {
+  const nodes = Object.entries(open);
+  const total = nodes.reduce((sum, [, n]) => sum + n, 0);
+  return `${total} of ${limit} open${nodes.length ? ` (${nodes.map(([node, n]) => `${node} ${n}`).join(', ')})` : ''}`;
 }

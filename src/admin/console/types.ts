@@ -50,7 +50,7 @@ export interface RouteView {
   lastFailureAt: number | null;
   lastError: string | null;
   warnings: string[];
-  budget: { mailbox: string; messagesPerMinute: number; recipientsPerDay: number; messagesThisMinute: number; recipientsToday: number; messagesLeftThisMinute: number; recipientsLeftToday: number } | null;
+  budget: { mailbox: string; messagesPerMinute: number; recipientsPerDay: number; messagesThisMinute: number; recipientsToday: number; messagesLeftThisMinute: number; recipientsLeftToday: number; connections: number; connectionsOpen: Record<string, number> } | null;
   expiry: { kind: string; key: string; expiresAt: number; daysLeft: number; level: string; warning: string | null } | null;
   auth: { flow: string; mailbox: string; credential: string; account: string | null; accessTokenExpiresAt: number | null; lastRefreshAt: number | null; problems: string[]; fix: string | null } | null;
   /** `relay365 setup ROUTE`'s guide (src/doctor/setup-guide.ts). */

@@ -190,6 +190,16 @@ const MIGRATIONS: string[] = [
     sent_at bigint NOT NULL
   );
   `,
+  /* 7: the connections each mailbox has open, counted for the whole cluster (Exchange Online allows 3 per mailbox) */ `
+  CREATE TABLE mailbox_connections (
+    key text NOT NULL,
+    slot integer NOT NULL,
+    node text NOT NULL,
+    taken_at bigint NOT NULL,
+    PRIMARY KEY (key, slot)
+  );
+  CREATE INDEX mailbox_connections_node ON mailbox_connections (node);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -37,6 +37,7 @@ import type {
   RouteStatus,
   SendLimits,
   SendUsage,
+  ConnectionInUse,
   Store,
   StoredBody,
   StoredTokenCache,
@@ -57,6 +58,7 @@ import { PostgresNodes, PostgresTokens } from './nodes-and-tokens.js';
 import { PostgresQueries } from './queries.js';
 import { PostgresAdminAuth } from './admin-auth.js';
 import { PostgresBudgets, PostgresRoutes } from './routes-and-budgets.js';
+import { PostgresConnectionSlots } from './connection-slots.js';
 import { SQL } from './sql.js';
 
 export interface PostgresStoreOptions {
@@ -109,6 +111,7 @@ export class PostgresStore implements Store {
   private readonly finishes: GroupCommit<AttemptReport>;
   private readonly routes: PostgresRoutes;
   private readonly budgets: PostgresBudgets;
+  private readonly connections: PostgresConnectionSlots;
   private readonly nodeRows: PostgresNodes;
   private readonly tokens: PostgresTokens;
   private readonly adminAuth: PostgresAdminAuth;
@@ -136,6 +139,7 @@ export class PostgresStore implements Store {
     this.queries = new PostgresQueries(this.pool);
     this.routes = new PostgresRoutes(this.pool);
     this.budgets = new PostgresBudgets(this.pool);
+    this.connections = new PostgresConnectionSlots(this.pool);
     this.nodeRows = new PostgresNodes(this.pool);
     this.tokens = new PostgresTokens(this.pool);
     this.adminAuth = new PostgresAdminAuth(this.pool);
@@ -278,6 +282,22 @@ export class PostgresStore implements Store {
 
   sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
     return this.budgets.usage(key, now, limits);
+  }
+
+  takeConnection(key: string, node: string, limit: number, now: number, aliveSince: number): Promise<number | null> {
+    return this.connections.take(key, node, limit, now, aliveSince);
+  }
+
+  releaseConnection(key: string, slot: number, node: string): Promise<void> {
+    return this.connections.release(key, slot, node);
+  }
+
+  releaseConnections(node: string): Promise<void> {
+    return this.connections.releaseNode(node);
+  }
+
+  connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
+    return this.connections.inUse(key, aliveSince);
   }
 
   heartbeat(node: NodeInfo, now: number): Promise<void> {

@@ -170,6 +170,16 @@ const MIGRATIONS: string[] = [
     sent_at INTEGER NOT NULL
   );
   `,
+  /* 9: the connections each mailbox has open, counted for every node sharing the store (Exchange Online allows 3 per mailbox) */ `
+  CREATE TABLE mailbox_connections (
+    key TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,
+    PRIMARY KEY (key, slot)
+  );
+  CREATE INDEX mailbox_connections_node ON mailbox_connections (node);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

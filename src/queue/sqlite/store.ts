@@ -36,6 +36,7 @@ import type {
   RouteStatus,
   SendLimits,
   SendUsage,
+  ConnectionInUse,
   Store,
   StoredBody,
   StoredTokenCache,
@@ -44,6 +45,7 @@ import type {
   IdempotentAnswer,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { RoutesAndBudgets } from './routes-and-budgets.js';
 import { TokenCaches } from './token-caches.js';
 import { NodesAndTokens } from './nodes-and-tokens.js';
@@ -67,6 +69,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   private readonly commits: GroupCommit;
   private readonly routes: RoutesAndBudgets;
+  private readonly connections: ConnectionSlots;
   private readonly tokenCaches: TokenCaches;
   private readonly nodesAndTokens: NodesAndTokens;
   private readonly adminAuth: AdminAuthRows;
@@ -84,6 +87,7 @@ export class SqliteStore implements Store {
     this.sql = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)])) as Statements;
     this.commits = new GroupCommit(this.db);
     this.routes = new RoutesAndBudgets(this.db);
+    this.connections = new ConnectionSlots(this.db);
     this.tokenCaches = new TokenCaches(this.db);
     this.nodesAndTokens = new NodesAndTokens(this.db);
     this.adminAuth = new AdminAuthRows(this.db);
@@ -336,6 +340,22 @@ export class SqliteStore implements Store {
 
   async sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
     return this.routes.usage(key, now, limits);
+  }
+
+  async takeConnection(key: string, node: string, limit: number, now: number, aliveSince: number): Promise<number | null> {
+    return this.connections.take(key, node, limit, now, aliveSince);
+  }
+
+  async releaseConnection(key: string, slot: number, node: string): Promise<void> {
+    this.connections.release(key, slot, node);
+  }
+
+  async releaseConnections(node: string): Promise<void> {
+    this.connections.releaseNode(node);
+  }
+
+  async connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
+    return this.connections.inUse(key, aliveSince);
   }
 
   async claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim> {

@@ -10,7 +10,8 @@
  * delivery's recipients first. saveToSentItems: Graph's MIME form has no such parameter and
  * always keeps a copy in Sent Items (so does a draft's /send); saveToSentItems: false is
  * therefore reported as a standing warning of the route rather than silently ignored.
- * At most pacing.concurrency (4) requests run at once for the mailbox.
+ * At most pacing.concurrency (4) requests run at once for the mailbox: the delivery layer counts
+ * them for all nodes together, and this node's own limiter keeps to it too.
  */
 import type { Agent } from 'node:https';
 import type { Logger } from 'pino';

@@ -30,6 +30,10 @@ export class SmtpBasicTransport implements Transport {
     return (await this.submission.deliver(job)).result;
   }
 
+  closeConnection(slot: number): Promise<void> {
+    return this.submission.closeConnection(slot);
+  }
+
   close(): Promise<void> {
     return this.submission.close();
   }

@@ -107,6 +107,10 @@ export class SmtpOAuthTransport implements Transport {
     return classifyTokenError(error, facts);
   }
 
+  closeConnection(slot: number): Promise<void> {
+    return this.submission.closeConnection(slot);
+  }
+
   async close(): Promise<void> {
     await this.submission.close();
     this.tokens.close?.();

@@ -1,9 +1,10 @@
 /**
  * SMTP AUTH client submission — smtp.office365.com:587, or High Volume Email's
  * smtp.hve.mx.microsoft:587 — as smtp-oauth and smtp-basic share it: STARTTLS required, TLS
- * 1.2 or later, one pool of at most pacing.concurrency (default 3) connections for the
- * mailbox, the mailbox's sending limits for the delivery layer, the sender rules, and the
- * context every refusal is explained in. The two transports differ only in how they sign in.
+ * 1.2 or later, one connection per slot of the mailbox's pacing.concurrency (default 3; the
+ * delivery layer hands out the slots, counted for every node), the mailbox's sending limits
+ * for the delivery layer, the sender rules, and the context every refusal is explained in.
+ * The two transports differ only in how they sign in.
  */
 import type { Mail } from 'nodemailer';
 import type { SmtpBasicRouteConfig, SmtpOAuthRouteConfig } from '../../config/schema.js';
@@ -13,7 +14,7 @@ import { sameForAll, type DeliveryJob, type Outcome, type Pacing, type Transport
 import type { SmtpRefusalContext } from './classify-smtp.js';
 import type { RouteFacts } from './route-facts.js';
 import { prepareSender } from './sender.js';
-import { createSmtpPool, explainSmtpError, smtpRouteFacts, submit, type SmtpSignIn, type SubmissionResult } from './smtp-send.js';
+import { createSmtpPool, explainSmtpError, smtpRouteFacts, submit, type SmtpEndpointSettings, type SmtpSignIn, type SubmissionResult } from './smtp-send.js';
 
 export const SUBMISSION_HOST = 'smtp.office365.com';
 export const HVE_HOST = 'smtp.hve.mx.microsoft';
@@ -28,7 +29,9 @@ export class ClientSubmission {
   readonly facts: RouteFacts;
   readonly endpoint: { host: string; port: number };
   readonly pacing: Pacing;
-  private readonly mailer: Mail;
+  /** Per connection slot, a pool of one connection: it stays open between messages and reconnects when the server closed it. */
+  private readonly connections = new Map<number, Mail>();
+  private readonly settings: SmtpEndpointSettings;
 
   constructor(
     route: string,
@@ -40,18 +43,26 @@ export class ClientSubmission {
     this.endpoint = submissionEndpoint(config);
     this.facts = smtpRouteFacts(route, facts.transport, this.endpoint, { mailbox: config.mailbox, ...facts });
     this.pacing = pacingOf(config) as Pacing;
-    this.mailer = createSmtpPool({
+    this.settings = {
       ...this.endpoint,
       tls: 'required',
       minTlsVersion: config.minTlsVersion,
       ca: config.ca,
       connectTimeout: config.connectTimeout,
       timeout: config.timeout,
-      // One pool per route and mailbox: its size is the mailbox's connection limit.
-      maxConnections: this.pacing.concurrency,
+      maxConnections: 1,
       ehloName: ctx.ehloName,
       signIn,
-    });
+    };
+  }
+
+  private connection(slot: number): Mail {
+    let mailer = this.connections.get(slot);
+    if (!mailer) {
+      mailer = createSmtpPool(this.settings);
+      this.connections.set(slot, mailer);
+    }
+    return mailer;
   }
 
   /**
@@ -70,12 +81,18 @@ export class ClientSubmission {
       size: job.size,
       ...refusalContext,
     };
-    return submit(this.mailer, { envelopeFrom: sender.envelopeFrom, recipients: job.recipients, openMessage: sender.openMessage }, this.facts.endpoint as string, (err: SmtpError, recipient?: string) =>
+    return submit(this.connection(job.connection ?? 0), { envelopeFrom: sender.envelopeFrom, recipients: job.recipients, openMessage: sender.openMessage }, this.facts.endpoint as string, (err: SmtpError, recipient?: string) =>
       (err.response ? null : ownFailure(err)) ?? explainSmtpError(err, { ...context, recipient }, this.endpoint),
     );
   }
 
+  async closeConnection(slot: number): Promise<void> {
+    this.connections.get(slot)?.close();
+    this.connections.delete(slot);
+  }
+
   async close(): Promise<void> {
-    this.mailer.close();
+    for (const mailer of this.connections.values()) mailer.close();
+    this.connections.clear();
   }
 }

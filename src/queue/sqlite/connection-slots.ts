@@ -1,0 +1,63 @@
+/**
+ * The connections each mailbox has open, as slots in the store: a node takes a free slot
+ * before it opens a connection and gives it back when it closes it, so every node sharing
+ * the store counts against the same "3 connections per mailbox". A slot held by a node
+ * whose heartbeat stopped is free again, like the leases of its messages.
+ */
+import type Database from 'better-sqlite3';
+import type { ConnectionInUse } from '../store.js';
+
+/** A slot counts while its node is running: not stopped, and heard from since `aliveSince`. */
+const HOLDER_ALIVE = `EXISTS (SELECT 1 FROM nodes n WHERE n.name = c.node AND n.stopped_at IS NULL AND n.heartbeat_at >= @aliveSince)`;
+
+const SQL = {
+  inUse: `SELECT node, slot, taken_at FROM mailbox_connections c WHERE key = @key AND ${HOLDER_ALIVE} ORDER BY slot`,
+  take: `INSERT INTO mailbox_connections (key, slot, node, taken_at) VALUES (@key, @slot, @node, @now)
+    ON CONFLICT (key, slot) DO UPDATE SET node = excluded.node, taken_at = excluded.taken_at`,
+  release: `DELETE FROM mailbox_connections WHERE key = ? AND slot = ? AND node = ?`,
+  releaseNode: `DELETE FROM mailbox_connections WHERE node = ?`,
+} as const;
+
+export interface ConnectionRow {
+  node: string;
+  slot: number;
+  taken_at: number;
+}
+
+export const toConnection = (r: ConnectionRow): ConnectionInUse => ({ node: r.node, slot: Number(r.slot), takenAt: Number(r.taken_at) });
+
+/** The lowest slot number below `limit` that no live node holds, or null when they are all held. */
+export function freeSlot(held: ConnectionRow[], limit: number): number | null {
+  if (held.length >= limit) return null;
+  const taken = new Set(held.map((h) => Number(h.slot)));
+  for (let slot = 0; slot < limit; slot++) if (!taken.has(slot)) return slot;
+  return null;
+}
+
+export class ConnectionSlots {
+  private readonly sql: { [K in keyof typeof SQL]: Database.Statement };
+
+  constructor(private readonly db: Database.Database) {
+    this.sql = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as never;
+  }
+
+  take(key: string, node: string, limit: number, now: number, aliveSince: number): number | null {
+    return this.db.transaction(() => {
+      const slot = freeSlot(this.sql.inUse.all({ key, aliveSince }) as ConnectionRow[], limit);
+      if (slot !== null) this.sql.take.run({ key, slot, node, now });
+      return slot;
+    }).immediate();
+  }
+
+  release(key: string, slot: number, node: string): void {
+    this.sql.release.run(key, slot, node);
+  }
+
+  releaseNode(node: string): void {
+    this.sql.releaseNode.run(node);
+  }
+
+  inUse(key: string, aliveSince: number): ConnectionInUse[] {
+    return (this.sql.inUse.all({ key, aliveSince }) as ConnectionRow[]).map(toConnection);
+  }
+}

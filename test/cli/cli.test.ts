@@ -83,7 +83,7 @@ describe('relay365 route', () => {
     });
     const list = await cli(dir, ['route', 'list']);
     expect(list.stdout).toMatch(/^ROUTE +TRANSPORT +STATE/m);
-    expect(list.stdout).toMatch(/^legacy +smtp-basic +active .* 0\/30 per min, 0\/10000 rcpts\/day$/m);
+    expect(list.stdout).toMatch(/^legacy +smtp-basic +active .* 0\/30 per min, 0\/10000 rcpts\/day +0\/3$/m);
     expect(list.stdout).toContain('warning: routes.legacy signs in as scanner@contoso.example with a password (Basic SMTP AUTH). Microsoft disables Basic SMTP AUTH by default at the end of December 2026');
     expect((await cli(dir, ['route', 'pause', 'upstream'])).stdout).toBe('upstream: paused\n');
     const paused = JSON.parse((await cli(dir, ['route', 'list', '--json'])).stdout) as { name: string; state: string; fix: string }[];

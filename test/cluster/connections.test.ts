@@ -47,7 +47,7 @@ async function connectionsOpen(): Promise<Record<string, number>> {
 const inbox = (mailbox: string) => t.sandbox.mailboxes.list({ mailbox }).filter((m) => m.folder === 'Inbox');
 
 describe("a mailbox's connections with three nodes", () => {
-  it('never has more open than pacing.concurrency, across the nodes together', async () => {
+  it('never has more open than pacing.concurrency, across the nodes together', { timeout: 120_000 }, async () => {
     const total = 300;
     await cluster.submit(total, (i) => ({ from: 'sap@contoso.example', to: DEMO.alice.address, raw: `From: sap@contoso.example\r\nSubject: connection ${i}\r\n\r\nbody ${i}\r\n` }));
     // `relay365 route list` shows the mailbox's connections on every node together.

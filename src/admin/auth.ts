@@ -19,7 +19,6 @@ import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { verifyPassword } from '../policy/passwords.js';
 import type { Store } from '../queue/store.js';
-import { Lockout } from './lockout.js';
 import { ProblemError } from './problems.js';
 import { API_TOKEN_PREFIX, randomToken, sameSecret, sha256 } from './secrets.js';
 
@@ -47,7 +46,6 @@ const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', '
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 export class AdminAuth {
-  private readonly lockout: Lockout;
   private setupToken: string | null;
 
   constructor(
@@ -57,7 +55,6 @@ export class AdminAuth {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.lockout = new Lockout({ attempts: config.lockout.attempts, durationMs: config.lockout.duration });
     this.setupToken = Object.keys(config.users).length ? null : `setup-${randomToken(24)}`;
   }
 
@@ -123,18 +120,21 @@ export class AdminAuth {
 
   async login(request: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<{ user: string; csrfToken: string; expiresAt: number }> {
     const now = this.now();
-    const keys = [`user:${user.toLowerCase()}`, `ip:${request.ip}`];
-    const locked = this.lockout.lockedUntil(keys, now);
+    // Per user name and per client address, for every node together: neither guessing one
+    // user's password from many places nor many users' from one place goes far.
+    const keys = [`admin-user:${user.toLowerCase()}`, `admin-ip:${request.ip}`];
+    const locked = await this.store.signInLockedUntil(keys, now);
     if (locked) {
       const seconds = Math.ceil((locked - now) / 1000);
       throw new ProblemError(429, 'locked-out', 'Too many failed sign-ins', `Sign-in is locked for ${seconds} s after ${this.config.lockout.attempts} failures.`, { retryAfter: seconds }, { 'retry-after': String(seconds) });
     }
     if (!(await this.passwordMatches(user, password))) {
-      this.lockout.failed(keys, now);
+      const { attempts, duration } = this.config.lockout;
+      await this.store.signInFailed(keys, now, { max: attempts, windowMs: duration, lockMs: duration });
       this.log.warn({ user, client: request.ip }, 'admin sign-in failed');
       throw new ProblemError(401, 'bad-credentials', 'Wrong user or password', 'The user name or the password is wrong.');
     }
-    this.lockout.succeeded(keys);
+    await this.store.signInSucceeded(keys);
     if (user === SETUP_USER && this.setupToken) {
       this.setupToken = null; // one time only
       rmSync(this.config.setupTokenFile, { force: true });

@@ -35,8 +35,8 @@ export const adminSchema = z
     sessionLifetime: duration().prefault('8h').describe('A console session ends this long after signing in.'),
     lockout: z
       .strictObject({
-        attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins for one user (or from one address) before it is locked out.'),
-        duration: duration().prefault('15m').describe('How long a lock-out lasts.'),
+        attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins for one user (or from one address), on all nodes together, before it is locked out.'),
+        duration: duration().prefault('15m').describe('How long a lock-out lasts; failures older than this are forgotten.'),
       })
       .prefault({}),
   })

@@ -127,7 +127,14 @@ export class SmtpListener {
 
   private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): Promise<void> {
     const size = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : null;
-    const result = await this.deps.door.mailFrom(session, address.address, size);
+    let result: Awaited<ReturnType<Door['mailFrom']>>;
+    try {
+      result = await this.deps.door.mailFrom(session, address.address, size);
+    } catch (err) {
+      // The app's rate limit is read from the store: without it, the sender may try again later.
+      this.log.error({ err, client: session.remoteAddress }, 'MAIL FROM could not be checked: the store did not answer');
+      return callback(smtpError(451, '4.3.0', 'Temporary local problem; try again later'));
+    }
     if (isRefusal(result)) return callback(refused(result));
     this.appOf.set(session.id, result.app);
     // smtp-server keeps this object as the envelope sender: the door's form of it is what is stored.

@@ -28,7 +28,7 @@ export class Door {
     protection: ProtectionConfig,
     private readonly log: Logger,
   ) {
-    this.failures = new AuthFailures(protection.authFailures);
+    this.failures = new AuthFailures(store, protection.authFailures);
     this.connections = new ConnectionsPerAddress(protection.connectionsPerAddress);
   }
 
@@ -49,7 +49,7 @@ export class Door {
   /** A new connection; on success it holds a place for its address until disconnect(). */
   connect(address: string, listener: { name: string; restricted: boolean }): Refusal | null {
     const cooling = this.failures.coolingDownUntil(address);
-    if (cooling) return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(cooling).toISOString()}` };
+    if (cooling) return coolingDown(address, cooling);
     if (listener.restricted && !this.apps.isKnownAddress(address)) {
       return { code: 554, enhanced: '5.7.1', text: `${address} may not use this relay: listener ${listener.name} only takes connections from the networks of configured apps` };
     }
@@ -62,15 +62,23 @@ export class Door {
   }
 
   async authenticate(user: string, password: string, address: string): Promise<App | Refusal> {
-    const app = await this.apps.authenticate(user, password);
-    if (app) {
-      this.failures.succeed(address);
-      return app;
+    try {
+      // Another node may have started the address's cool-down.
+      const cooling = await this.failures.check(address);
+      if (cooling) return coolingDown(address, cooling);
+      const app = await this.apps.authenticate(user, password);
+      if (app) {
+        await this.failures.succeed(address);
+        return app;
+      }
+      const coolDown = await this.failures.fail(address);
+      this.log.warn({ client: address, user, coolDownUntil: coolDown ? new Date(coolDown).toISOString() : undefined }, 'AUTH failed');
+      if (coolDown) return coolingDown(address, coolDown);
+      return { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
+    } catch (err) {
+      this.log.error({ err, client: address }, 'AUTH could not be checked: the store did not answer');
+      return { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure; try again later' };
     }
-    const coolDown = this.failures.fail(address);
-    this.log.warn({ client: address, user, coolDownUntil: coolDown ? new Date(coolDown).toISOString() : undefined }, 'AUTH failed');
-    if (coolDown) return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(coolDown).toISOString()}` };
-    return { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
   }
 
   /** The app of a session: the one it authenticated as, or the one its address belongs to. */
@@ -119,6 +127,10 @@ export class Door {
   private limits(app: App) {
     return { messages: app.config.limits.messagesPerMinute ?? Number.MAX_SAFE_INTEGER, minuteMs: MINUTE, recipients: app.config.limits.recipientsPerDay ?? Number.MAX_SAFE_INTEGER, dayMs: DAY };
   }
+}
+
+function coolingDown(address: string, until: number): Refusal {
+  return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(until).toISOString()}` };
 }
 
 function tooLarge(app: App, max: number): Refusal {

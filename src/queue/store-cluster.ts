@@ -1,7 +1,15 @@
 /**
  * The store's part for what the nodes of a cluster share besides the queue: tokens (app-only
- * access tokens, delegated sign-ins) and the nodes themselves with their heartbeats.
+ * access tokens, delegated sign-ins), the nodes themselves with their heartbeats, and the
+ * count of failed sign-ins (SMTP AUTH, the console) that locks a guesser out of every node.
  */
+
+/** Failed sign-ins: `max` within `windowMs` of the first lock the key (an address, a user) for `lockMs`. */
+export interface SignInPolicy {
+  max: number;
+  windowMs: number;
+  lockMs: number;
+}
 
 /**
  * A route's delegated sign-in as the store keeps it: msal-node's token cache (accounts, refresh
@@ -85,4 +93,11 @@ export interface ClusterStore extends AccessTokenCache {
   nodeStopped(name: string, now: number): Promise<void>;
   /** Every node that used the store within store.retention, by name. */
   nodes(): Promise<NodeStatus[]>;
+
+  /** When the first of `keys` locked out at `now` may sign in again; null when none is. */
+  signInLockedUntil(keys: string[], now: number): Promise<number | null>;
+  /** Counts a failed sign-in against each key; when one is (now or already) locked out, until when. */
+  signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null>;
+  /** A sign-in worked: the failures counted against these keys are forgotten. */
+  signInSucceeded(keys: string[]): Promise<void>;
 }

@@ -200,6 +200,14 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX mailbox_connections_node ON mailbox_connections (node);
   `,
+  /* 8: failed sign-ins (SMTP AUTH, the console) per address or user, counted for every node */ `
+  CREATE TABLE sign_in_failures (
+    key text PRIMARY KEY,
+    count integer NOT NULL,
+    first_at bigint NOT NULL,
+    locked_until bigint NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -176,6 +176,9 @@ export const SQL = {
   nodes: `SELECT n.*, (SELECT count(*)::integer FROM messages m WHERE m.state = 'sending' AND m.lease_owner = n.name) AS delivering
     FROM nodes n ORDER BY n.name`,
   purgeNodes: `DELETE FROM nodes WHERE heartbeat_at < $1`,
+  /** Connection slots of nodes gone from the nodes table (they count for nobody already). */
+  purgeConnections: `DELETE FROM mailbox_connections c WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = c.node)`,
+  purgeSignInFailures: `DELETE FROM sign_in_failures WHERE locked_until < $1 AND first_at < $1`,
 
   accessToken: `SELECT value, expires_at FROM access_tokens WHERE key = $1 AND value IS NOT NULL`,
   ensureAccessToken: `INSERT INTO access_tokens (key, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,

@@ -38,6 +38,7 @@ import type {
   SendLimits,
   SendUsage,
   ConnectionInUse,
+  SignInPolicy,
   Store,
   StoredBody,
   StoredTokenCache,
@@ -59,6 +60,7 @@ import { PostgresQueries } from './queries.js';
 import { PostgresAdminAuth } from './admin-auth.js';
 import { PostgresBudgets, PostgresRoutes } from './routes-and-budgets.js';
 import { PostgresConnectionSlots } from './connection-slots.js';
+import { PostgresSignInFailures } from './sign-in-failures.js';
 import { SQL } from './sql.js';
 
 export interface PostgresStoreOptions {
@@ -112,6 +114,7 @@ export class PostgresStore implements Store {
   private readonly routes: PostgresRoutes;
   private readonly budgets: PostgresBudgets;
   private readonly connections: PostgresConnectionSlots;
+  private readonly signIns: PostgresSignInFailures;
   private readonly nodeRows: PostgresNodes;
   private readonly tokens: PostgresTokens;
   private readonly adminAuth: PostgresAdminAuth;
@@ -140,6 +143,7 @@ export class PostgresStore implements Store {
     this.routes = new PostgresRoutes(this.pool);
     this.budgets = new PostgresBudgets(this.pool);
     this.connections = new PostgresConnectionSlots(this.pool);
+    this.signIns = new PostgresSignInFailures(this.pool);
     this.nodeRows = new PostgresNodes(this.pool);
     this.tokens = new PostgresTokens(this.pool);
     this.adminAuth = new PostgresAdminAuth(this.pool);
@@ -298,6 +302,18 @@ export class PostgresStore implements Store {
 
   connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
     return this.connections.inUse(key, aliveSince);
+  }
+
+  signInLockedUntil(keys: string[], now: number): Promise<number | null> {
+    return this.signIns.lockedUntil(keys, now);
+  }
+
+  signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null> {
+    return this.signIns.failed(keys, now, policy);
+  }
+
+  signInSucceeded(keys: string[]): Promise<void> {
+    return this.signIns.succeeded(keys);
   }
 
   heartbeat(node: NodeInfo, now: number): Promise<void> {

@@ -16,6 +16,8 @@ const SQL = {
     ON CONFLICT (key, slot) DO UPDATE SET node = excluded.node, taken_at = excluded.taken_at`,
   release: `DELETE FROM mailbox_connections WHERE key = ? AND slot = ? AND node = ?`,
   releaseNode: `DELETE FROM mailbox_connections WHERE node = ?`,
+  /** Slots of nodes gone from the nodes table (they count for nobody already). */
+  purge: `DELETE FROM mailbox_connections WHERE node NOT IN (SELECT name FROM nodes)`,
 } as const;
 
 export interface ConnectionRow {
@@ -55,6 +57,10 @@ export class ConnectionSlots {
 
   releaseNode(node: string): void {
     this.sql.releaseNode.run(node);
+  }
+
+  purge(): void {
+    this.sql.purge.run();
   }
 
   inUse(key: string, aliveSince: number): ConnectionInUse[] {

@@ -180,6 +180,14 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX mailbox_connections_node ON mailbox_connections (node);
   `,
+  /* 10: failed sign-ins (SMTP AUTH, the console) per address or user, counted for every node sharing the store */ `
+  CREATE TABLE sign_in_failures (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    first_at INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

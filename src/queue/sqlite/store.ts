@@ -37,6 +37,7 @@ import type {
   SendLimits,
   SendUsage,
   ConnectionInUse,
+  SignInPolicy,
   Store,
   StoredBody,
   StoredTokenCache,
@@ -47,6 +48,7 @@ import type {
 import { GroupCommit } from './group-commit.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { RoutesAndBudgets } from './routes-and-budgets.js';
+import { SignInFailures } from './sign-in-failures.js';
 import { TokenCaches } from './token-caches.js';
 import { NodesAndTokens } from './nodes-and-tokens.js';
 import { AdminAuthRows } from './admin-auth.js';
@@ -70,6 +72,7 @@ export class SqliteStore implements Store {
   private readonly commits: GroupCommit;
   private readonly routes: RoutesAndBudgets;
   private readonly connections: ConnectionSlots;
+  private readonly signIns: SignInFailures;
   private readonly tokenCaches: TokenCaches;
   private readonly nodesAndTokens: NodesAndTokens;
   private readonly adminAuth: AdminAuthRows;
@@ -88,6 +91,7 @@ export class SqliteStore implements Store {
     this.commits = new GroupCommit(this.db);
     this.routes = new RoutesAndBudgets(this.db);
     this.connections = new ConnectionSlots(this.db);
+    this.signIns = new SignInFailures(this.db);
     this.tokenCaches = new TokenCaches(this.db);
     this.nodesAndTokens = new NodesAndTokens(this.db);
     this.adminAuth = new AdminAuthRows(this.db);
@@ -267,7 +271,9 @@ export class SqliteStore implements Store {
 
   async purge(before: number): Promise<number> {
     this.routes.purge(before);
+    this.signIns.purge(before);
     this.nodesAndTokens.purge(before);
+    this.connections.purge();
     const files = this.db.transaction(() => {
       const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
       for (const row of rows) this.sql.deleteMessage.run(row.id);
@@ -356,6 +362,18 @@ export class SqliteStore implements Store {
 
   async connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
     return this.connections.inUse(key, aliveSince);
+  }
+
+  async signInLockedUntil(keys: string[], now: number): Promise<number | null> {
+    return this.signIns.lockedUntil(keys, now);
+  }
+
+  async signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null> {
+    return this.signIns.failed(keys, now, policy);
+  }
+
+  async signInSucceeded(keys: string[]): Promise<void> {
+    this.signIns.succeeded(keys);
   }
 
   async claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim> {

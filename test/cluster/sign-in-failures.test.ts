@@ -1,0 +1,51 @@
+/**
+ * Password guessing spread over the nodes behind a load balancer gets no more tries than
+ * against one node: failed AUTH attempts are counted in the shared store, so the fourth
+ * failure (protection.authFailures.max: 4) cools the address down whichever node it reached,
+ * and the other node then refuses the address too — even with the right password.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/policy/passwords.js';
+import { SmtpTalk } from '../helpers/smtp-talk.js';
+import { startCluster, type Cluster } from './cluster.js';
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  const passwordHash = await hashPassword('erp-secret');
+  cluster = await startCluster(2, () => ({
+    listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' }, trustedPlaintext: true } },
+    apps: { erp: { auth: { passwordHash } } },
+    protection: { authFailures: { max: 4, window: '10m', coolDown: '10m' } },
+  }));
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** AUTH PLAIN on a new connection to the node; its answer (or the greeting's, when that refuses). */
+async function authenticate(node: number, password: string): Promise<string> {
+  const talk = await SmtpTalk.open(cluster.nodes[node]!.relay.port);
+  try {
+    const greeting = await talk.reply();
+    if (!greeting.startsWith('220')) return greeting;
+    await talk.command('EHLO app.example');
+    return await talk.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${password}`).toString('base64')}`);
+  } finally {
+    talk.close();
+  }
+}
+
+describe('AUTH failures with two nodes', () => {
+  it('cools the address down on every node after max failures spread over them', async () => {
+    const wrong = '535 5.7.8 Authentication credentials invalid';
+    expect(await authenticate(0, 'guess-1')).toBe(wrong);
+    expect(await authenticate(1, 'guess-2')).toBe(wrong);
+    expect(await authenticate(0, 'guess-3')).toBe(wrong);
+    expect(await authenticate(1, 'guess-4')).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1; try again after /);
+    // node-a did not start the cool-down; it learns of it from the store at the next AUTH, and then at connect.
+    expect(await authenticate(0, 'erp-secret')).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1/);
+    expect(await authenticate(0, 'erp-secret')).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1/);
+    expect(await authenticate(1, 'erp-secret')).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1/);
+  });
+});

@@ -138,7 +138,8 @@ describe('a lost sign-in holds the route, with "sign in again" and the command',
     expect(await page.text()).toContain('Signed in');
     expect(await login.exited).toBe(0);
     expect(login.stdout()).toContain(`Signed in as ${ALICE} for route "alice"`);
-    expect(login.stdout()).toMatch(/Route "alice" was held .*; it is active again and 1 held message queued again\./);
+    // 1 held message, or 0 when the relay's own probe (every 500 ms here) has it in hand at that moment.
+    expect(login.stdout()).toMatch(/Route "alice" was held .*; it is active again and [01] held messages? queued again\./);
     await settled(id, 'delivered');
     await received(t, BOB, 'while revoked');
   });

@@ -164,6 +164,7 @@ export class Scheduler implements DeliveryIntake {
     const done = attemptDelivery(message, this.options, abort.signal)
       .then(async (report) => {
         await this.options.store.finishAttempt(report);
+        if (report.state === 'held') await this.releaseIfRouteWorks(report);
         countAttempt(message, report);
         // A delivered recipient is owed a DSN only when its NOTIFY asked for SUCCESS (rare):
         // the sweep's query would find nothing for the rest, so it is not woken for them.
@@ -176,6 +177,20 @@ export class Scheduler implements DeliveryIntake {
         this.wake();
       });
     this.inflight.set(message.id, { done, abort });
+  }
+
+  /**
+   * A message is held because its route was held when the attempt ended; if the route was
+   * released in between (a new sign-in with the CLI, an admin, another node's probe), its
+   * release found the message still in delivery and passed it by. Released here instead, or
+   * it would wait on a route that works until an admin noticed.
+   */
+  private async releaseIfRouteWorks(report: AttemptReport): Promise<void> {
+    const routes = new Set(report.results.filter((r) => r.state === 'held').map((r) => r.route));
+    const states = new Map((await this.options.store.routeStatuses()).map((r) => [r.name, r.state]));
+    if (![...routes].every((route) => (states.get(route) ?? 'active') === 'active')) return;
+    const released = await this.options.store.act(report.messageId, 'release', Date.now(), 'its route works again');
+    if (released.ok) this.log.info({ msgId: report.messageId, routes: [...routes] }, 'its route was released while this message was in delivery: queued again');
   }
 
   /** Sleeps until woken (new mail, a free slot, shutdown) or `ms` pass. */

@@ -226,6 +226,7 @@ function toRecipientResult(
     idx,
     attempted,
     route,
+    ...(result.via ? { via: result.via } : {}),
     transport,
     verdict: result.verdict,
     state,

@@ -183,12 +183,17 @@ export class Scheduler implements DeliveryIntake {
    * A message is held because its route was held when the attempt ended; if the route was
    * released in between (a new sign-in with the CLI, an admin, another node's probe), its
    * release found the message still in delivery and passed it by. Released here instead, or
-   * it would wait on a route that works until an admin noticed.
+   * it would wait on a route that works until an admin noticed. A route active all along (one
+   * that is not configured, say) is not a release: the message stays held.
    */
   private async releaseIfRouteWorks(report: AttemptReport): Promise<void> {
-    const routes = new Set(report.results.filter((r) => r.state === 'held').map((r) => r.route));
-    const states = new Map((await this.options.store.routeStatuses()).map((r) => [r.name, r.state]));
-    if (![...routes].every((route) => (states.get(route) ?? 'active') === 'active')) return;
+    const routes = new Set(report.results.filter((r) => r.state === 'held').map((r) => r.via ?? r.route));
+    const statuses = new Map((await this.options.store.routeStatuses()).map((r) => [r.name, r]));
+    const releasedSince = (route: string) => {
+      const status = statuses.get(route);
+      return status?.state === 'active' && status.since !== null && status.since >= report.startedAt;
+    };
+    if (![...routes].every(releasedSince)) return;
     const released = await this.options.store.act(report.messageId, 'release', Date.now(), 'its route works again');
     if (released.ok) this.log.info({ msgId: report.messageId, routes: [...routes] }, 'its route was released while this message was in delivery: queued again');
   }

@@ -106,6 +106,8 @@ export interface RecipientResult {
   /** False when the recipient was not tried (its route is held, its mailbox's budget is used up): no attempt row. */
   attempted: boolean;
   route: string;
+  /** The route that gave the outcome, when the recipient was handed over to it (a fallback). */
+  via?: string;
   transport: string;
   verdict: Verdict;
   state: RecipientState;

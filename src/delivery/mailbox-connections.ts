@@ -7,7 +7,9 @@
  * the slot back, so that another node may open one. A node that dies frees its slots when
  * its heartbeat stops. While all of a node's connections to a mailbox are busy, a few
  * messages wait for the next one to free (it takes milliseconds); the rest wait in the queue,
- * so that one slow mailbox cannot occupy every delivery slot.
+ * so that one slow mailbox cannot occupy every delivery slot. A node that finds every slot
+ * taken says so in the store; the nodes holding them then keep no more than a fair share
+ * (the limit divided among the nodes that want one) and give the rest back as they free.
  */
 import type { Logger } from 'pino';
 import { SILENT_MS } from '../queue/heartbeat.js';
@@ -24,12 +26,19 @@ const WAITING_PER_CONNECTION = 4;
 /** The longest a message waits here for a connection before it goes back to the queue. */
 const LONGEST_WAIT_MS = 10_000;
 
+/** A node's wish for a connection counts this long after it last found them all taken. */
+const WANTED_FOR_MS = 2000;
+/** How often a node holding connections reads whether other nodes want one. */
+const WANTED_CHECK_MS = 500;
+
 /** Closes the connection a route's transport keeps for a slot. */
 export type CloseConnection = (route: string, slot: number) => Promise<void>;
 
 interface Held {
   key: string;
   slot: number;
+  /** The mailbox's limit (pacing.concurrency) when the slot was taken. */
+  limit: number;
   /** The route whose transport has a connection open on this slot. */
   route: string;
   busy: boolean;
@@ -53,6 +62,8 @@ export class MailboxConnections {
   /** Mailboxes the store last found full, until when this node takes that answer as still true. */
   private readonly fullUntil = new Map<string, number>();
   private readonly waiting = new Map<string, Waiter[]>();
+  /** Per mailbox: how many other nodes want one of its connections, as last read, and when. */
+  private readonly wanted = new Map<string, { at: number; others: number }>();
 
   constructor(
     private readonly store: Store,
@@ -75,16 +86,19 @@ export class MailboxConnections {
     const mine = this.held.get(key) ?? [];
     const idle = mine.find((h) => !h.busy && h.route === route) ?? mine.find((h) => !h.busy);
     if (idle) return this.use(idle, route);
-    if (mine.length < limit && (this.fullUntil.get(key) ?? 0) <= now) {
+    // While other nodes want one, a new slot only up to this node's share.
+    const share = Math.ceil(limit / (1 + this.othersWanting(key)));
+    if (mine.length < Math.min(limit, share) && (this.fullUntil.get(key) ?? 0) <= now) {
       const slot = await this.store.takeConnection(key, this.node, limit, now, now - SILENT_MS);
       if (slot !== null) {
         this.fullUntil.delete(key);
-        const held: Held = { key, slot, route, busy: true, idleTimer: null };
+        const held: Held = { key, slot, limit, route, busy: true, idleTimer: null };
         this.held.set(key, [...(this.held.get(key) ?? []), held]);
         return this.connection(held);
       }
       // Many messages may be waiting for this mailbox: they need not each ask the store.
       this.fullUntil.set(key, now + FULL_RECHECK_MS);
+      await this.store.wantConnection(key, this.node, now);
     }
     const queue = this.waiting.get(key) ?? [];
     if (!this.holding(key) || queue.length >= WAITING_PER_CONNECTION * this.holding(key)) return null;
@@ -123,6 +137,22 @@ export class MailboxConnections {
       release: () => {
         if (released) return;
         released = true;
+        const others = this.othersWanting(held.key);
+        const mine = this.holding(held.key);
+        if (others > 0 && mine > Math.ceil(held.limit / (1 + others))) {
+          // More than this node's share while others wait: the slot goes back now, and the
+          // messages waiting here that the remaining connections cannot serve soon go back to the queue.
+          held.busy = false;
+          void this.giveBack(held);
+          const queue = this.waiting.get(held.key) ?? [];
+          while (queue.length > WAITING_PER_CONNECTION * (mine - 1)) {
+            const w = queue.pop() as Waiter;
+            clearTimeout(w.timer);
+            w.resolve(null);
+          }
+          if (!queue.length) this.waiting.delete(held.key);
+          return;
+        }
         const queue = this.waiting.get(held.key);
         const next = queue?.shift();
         if (queue && !queue.length) this.waiting.delete(held.key);
@@ -132,15 +162,29 @@ export class MailboxConnections {
           return;
         }
         held.busy = false;
-        held.idleTimer = setTimeout(() => void this.giveBack(held), this.idleMs);
+        held.idleTimer = setTimeout(() => void this.giveBack(held), others > 0 ? 0 : this.idleMs);
         held.idleTimer.unref();
       },
     };
   }
 
+  /** Other nodes wanting the mailbox, as last read; read again (in the background) when that is old. */
+  private othersWanting(key: string): number {
+    const now = Date.now();
+    const last = this.wanted.get(key);
+    if (!last || now - last.at >= WANTED_CHECK_MS) {
+      this.wanted.set(key, { at: now, others: last?.others ?? 0 });
+      this.store.connectionWanted(key, this.node, now - WANTED_FOR_MS).then(
+        (others) => this.wanted.set(key, { at: now, others }),
+        (err: unknown) => this.log.warn({ err, mailbox: key }, 'could not read whether other nodes want a connection'),
+      );
+    }
+    return last?.others ?? 0;
+  }
+
   /** Closes an idle connection, then frees its slot (in that order: the count never runs over). */
   private async giveBack(held: Held): Promise<void> {
-    if (held.busy) return;
+    if (held.busy || !(this.held.get(held.key) ?? []).includes(held)) return;
     const left = (this.held.get(held.key) ?? []).filter((h) => h !== held);
     if (left.length) this.held.set(held.key, left);
     else this.held.delete(held.key);

@@ -80,4 +80,8 @@ export interface RouteStore {
   releaseConnections(node: string): Promise<void>;
   /** The slots live nodes hold for a mailbox. */
   connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]>;
+  /** Notes that `node` found every slot of the mailbox taken, so that the holders share (a fair share each). */
+  wantConnection(key: string, node: string, now: number): Promise<void>;
+  /** How many other nodes found the mailbox's slots taken since `since`. */
+  connectionWanted(key: string, node: string, since: number): Promise<number>;
 }

@@ -3,7 +3,8 @@
  * plenty of delivery slots, sending through one smtp-oauth route whose mailbox may have 2
  * connections at once (pacing.concurrency, and the sandbox's limit too). The sandbox says at
  * every sign-in how many connections the mailbox has open, and refuses a third with 432 4.3.2,
- * so a single excess shows — three nodes with two connections each would open six.
+ * so a single excess shows — three nodes with two connections each would open six. And the
+ * nodes share them: none keeps both while the others want one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
@@ -66,6 +67,8 @@ describe("a mailbox's connections with three nodes", () => {
     const messages = await cluster.store.list({ limit: total + 10 });
     const attempts = (await Promise.all(messages.map(async (m) => (await cluster.store.get(m.id))!.attempts))).flat();
     expect(attempts.filter((a) => a.verdict !== 'delivered' && /432|Concurrent/.test(`${a.reply?.text ?? ''} ${a.diagnosis}`))).toEqual([]);
+    // Shared: while others want one, no node keeps both connections.
+    expect(new Set(attempts.map((a) => a.node)).size).toBeGreaterThan(1);
     // Idle connections close and give their slots back.
     await until(async () => Object.keys(await connectionsOpen()).length === 0, 15_000, () => 'connections stayed open after the queue emptied');
   });

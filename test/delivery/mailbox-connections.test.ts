@@ -2,8 +2,9 @@
  * How a node shares a mailbox's connections (src/delivery/mailbox-connections.ts), on a real
  * SQLite store that two nodes open: slots come from the store, a busy node's next message
  * waits for its own connection to free rather than going back to the queue, an idle
- * connection closes before its slot is given back, and a slot moving to another route
- * closes the first route's connection before the second opens one.
+ * connection closes before its slot is given back, a slot moving to another route closes
+ * the first route's connection before the second opens one, and a node holding every slot
+ * gives back what is over its share when another node wants one.
  */
 import { join } from 'node:path';
 import pino from 'pino';
@@ -103,5 +104,22 @@ describe('mailbox connections', () => {
     expect((await again.take(MAILBOX, 'relay', 3, Date.now()))?.slot).toBe(0);
     await again.stop();
     expect(await openInStore()).toEqual([]);
+  });
+
+  it('gives back what is over its share when another node found every slot taken', async () => {
+    const a = await node('node-a');
+    const b = await node('node-b');
+    const mine = await Promise.all([0, 1, 2].map(() => a.take(MAILBOX, 'relay', 3, Date.now())));
+    expect(await b.take(MAILBOX, 'relay', 3, Date.now())).toBeNull(); // all taken: node-b says it wants one
+    await new Promise((r) => setTimeout(r, 600)); // past node-a's last look
+    mine[0]!.release(); // node-a looks again, in the background; this one is kept idle meanwhile
+    await new Promise((r) => setTimeout(r, 100));
+    mine[1]!.release(); // 3 held, a share of 2 with node-b waiting: this one goes back at once
+    await until(async () => (await openInStore()).length === 2, 5000, () => 'node-a kept all three');
+    expect(closed).toEqual([`node-a relay ${mine[1]!.slot}`]);
+    expect((await b.take(MAILBOX, 'relay', 3, Date.now() + 1000))?.slot).toBe(mine[1]!.slot);
+    // node-a goes on with its idle connection, and asks the store for no more than its share.
+    expect((await a.take(MAILBOX, 'relay', 3, Date.now()))?.slot).toBe(mine[0]!.slot);
+    expect((await openInStore()).filter((c) => c.startsWith('node-a'))).toHaveLength(2);
   });
 });

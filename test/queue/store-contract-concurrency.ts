@@ -89,6 +89,14 @@ export function storeContractConcurrency(context: () => Context) {
     await c.store.nodeStopped('node-a', later);
     expect((await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).every((h) => h.node === 'node-b')).toBe(true);
 
+    // Nodes that found every slot taken are counted for the holders, each once, while recent.
+    await nodes[2]!.wantConnection('relay@contoso.example', 'node-c', later);
+    await nodes[2]!.wantConnection('relay@contoso.example', 'node-c', later + 10);
+    await nodes[0]!.wantConnection('relay@contoso.example', 'node-a', later - 5000);
+    expect(await nodes[1]!.connectionWanted('relay@contoso.example', 'node-b', later - 2000)).toBe(1);
+    expect(await nodes[2]!.connectionWanted('relay@contoso.example', 'node-c', later - 2000)).toBe(0);
+    expect(await nodes[1]!.connectionWanted('noreply@contoso.example', 'node-b', later - 2000)).toBe(0);
+
     // releaseConnections gives back everything a node holds, on every mailbox.
     await nodes[1]!.releaseConnections('node-b');
     expect(await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).toEqual([]);

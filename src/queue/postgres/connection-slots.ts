@@ -17,6 +17,8 @@ const SQL = {
     ON CONFLICT (key, slot) DO UPDATE SET node = EXCLUDED.node, taken_at = EXCLUDED.taken_at`,
   release: `DELETE FROM mailbox_connections WHERE key = $1 AND slot = $2 AND node = $3`,
   releaseNode: `DELETE FROM mailbox_connections WHERE node = $1`,
+  want: `INSERT INTO mailbox_waits (key, node, at) VALUES ($1, $2, $3) ON CONFLICT (key, node) DO UPDATE SET at = EXCLUDED.at`,
+  wanted: `SELECT count(*)::int AS n FROM mailbox_waits WHERE key = $1 AND node <> $2 AND at >= $3`,
 } as const;
 
 export class PostgresConnectionSlots {
@@ -38,6 +40,15 @@ export class PostgresConnectionSlots {
 
   async releaseNode(node: string): Promise<void> {
     await this.pool.query(SQL.releaseNode, [node]);
+  }
+
+  async want(key: string, node: string, now: number): Promise<void> {
+    await this.pool.query({ name: 'want-connection', text: SQL.want, values: [key, node, now] });
+  }
+
+  async wanted(key: string, node: string, since: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>({ name: 'connection-wanted', text: SQL.wanted, values: [key, node, since] });
+    return rows[0]?.n ?? 0;
   }
 
   async inUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {

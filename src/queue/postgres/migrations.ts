@@ -208,6 +208,14 @@ const MIGRATIONS: string[] = [
     locked_until bigint NOT NULL
   );
   `,
+  /* 9: nodes that found a mailbox's connections all taken, so that the nodes holding them share */ `
+  CREATE TABLE mailbox_waits (
+    key text NOT NULL,
+    node text NOT NULL,
+    at bigint NOT NULL,
+    PRIMARY KEY (key, node)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

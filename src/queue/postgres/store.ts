@@ -304,6 +304,14 @@ export class PostgresStore implements Store {
     return this.connections.inUse(key, aliveSince);
   }
 
+  wantConnection(key: string, node: string, now: number): Promise<void> {
+    return this.connections.want(key, node, now);
+  }
+
+  connectionWanted(key: string, node: string, since: number): Promise<number> {
+    return this.connections.wanted(key, node, since);
+  }
+
   signInLockedUntil(keys: string[], now: number): Promise<number | null> {
     return this.signIns.lockedUntil(keys, now);
   }

@@ -16,8 +16,11 @@ const SQL = {
     ON CONFLICT (key, slot) DO UPDATE SET node = excluded.node, taken_at = excluded.taken_at`,
   release: `DELETE FROM mailbox_connections WHERE key = ? AND slot = ? AND node = ?`,
   releaseNode: `DELETE FROM mailbox_connections WHERE node = ?`,
-  /** Slots of nodes gone from the nodes table (they count for nobody already). */
+  want: `INSERT INTO mailbox_waits (key, node, at) VALUES (?, ?, ?) ON CONFLICT (key, node) DO UPDATE SET at = excluded.at`,
+  wanted: `SELECT count(*) AS n FROM mailbox_waits WHERE key = ? AND node <> ? AND at >= ?`,
+  /** Slots of nodes gone from the nodes table (they count for nobody already), and old wishes. */
   purge: `DELETE FROM mailbox_connections WHERE node NOT IN (SELECT name FROM nodes)`,
+  purgeWaits: `DELETE FROM mailbox_waits WHERE at < ?`,
 } as const;
 
 export interface ConnectionRow {
@@ -59,8 +62,17 @@ export class ConnectionSlots {
     this.sql.releaseNode.run(node);
   }
 
-  purge(): void {
+  want(key: string, node: string, now: number): void {
+    this.sql.want.run(key, node, now);
+  }
+
+  wanted(key: string, node: string, since: number): number {
+    return (this.sql.wanted.get(key, node, since) as { n: number }).n;
+  }
+
+  purge(before: number): void {
     this.sql.purge.run();
+    this.sql.purgeWaits.run(before);
   }
 
   inUse(key: string, aliveSince: number): ConnectionInUse[] {

@@ -188,6 +188,14 @@ const MIGRATIONS: string[] = [
     locked_until INTEGER NOT NULL
   );
   `,
+  /* 11: nodes that found a mailbox's connections all taken, so that the nodes holding them share */ `
+  CREATE TABLE mailbox_waits (
+    key TEXT NOT NULL,
+    node TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (key, node)
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

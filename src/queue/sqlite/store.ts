@@ -273,7 +273,7 @@ export class SqliteStore implements Store {
     this.routes.purge(before);
     this.signIns.purge(before);
     this.nodesAndTokens.purge(before);
-    this.connections.purge();
+    this.connections.purge(before);
     const files = this.db.transaction(() => {
       const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
       for (const row of rows) this.sql.deleteMessage.run(row.id);
@@ -362,6 +362,14 @@ export class SqliteStore implements Store {
 
   async connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
     return this.connections.inUse(key, aliveSince);
+  }
+
+  async wantConnection(key: string, node: string, now: number): Promise<void> {
+    this.connections.want(key, node, now);
+  }
+
+  async connectionWanted(key: string, node: string, since: number): Promise<number> {
+    return this.connections.wanted(key, node, since);
   }
 
   async signInLockedUntil(keys: string[], now: number): Promise<number | null> {

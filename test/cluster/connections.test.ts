@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
-import { DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, sandboxOAuthRoute, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 const CONNECTIONS = 2;
@@ -19,16 +19,7 @@ beforeAll(async () => {
   t = await startTestSandbox({ smtp: { limits: { concurrentConnectionsPerMailbox: CONNECTIONS, messagesPerMinute: 100_000 } } });
   cluster = await startCluster(3, () => ({
     routes: {
-      relay: {
-        transport: 'smtp-oauth',
-        mailbox: DEMO.relay.address,
-        credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
-        host: '127.0.0.1',
-        port: t.sandbox.ports.submission,
-        ca: [t.sandbox.caPath],
-        pacing: { messagesPerMinute: 100_000, concurrency: CONNECTIONS },
-        sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
-      },
+      relay: sandboxOAuthRoute(t, { pacing: { messagesPerMinute: 100_000, concurrency: CONNECTIONS } }),
     },
     delivery: { poll: '100ms', concurrency: 20 },
   }));

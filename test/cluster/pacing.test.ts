@@ -8,7 +8,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
-import { DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, sandboxOAuthRoute, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 const WINDOW_MS = 2000;
@@ -19,17 +19,8 @@ beforeAll(async () => {
   t = await startTestSandbox({ smtp: { limits: { messagesPerMinute: 30, minuteMs: WINDOW_MS, rateLimitBehaviour: 'reject' } } });
   cluster = await startCluster(3, () => ({
     routes: {
-      relay: {
-        transport: 'smtp-oauth',
-        mailbox: DEMO.relay.address,
-        credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
-        host: '127.0.0.1',
-        port: t.sandbox.ports.submission,
-        ca: [t.sandbox.caPath],
-        // The budget and the 3 connections (the default concurrency) are the cluster's, counted in the store.
-        pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` },
-        sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
-      },
+      // The budget and the 3 connections (the default concurrency) are the cluster's, counted in the store.
+      relay: sandboxOAuthRoute(t, { pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` } }),
     },
     delivery: { poll: '200ms', concurrency: 20 },
   }));

@@ -10,28 +10,18 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
 import { startTestRelay, type TestRelay } from '../helpers/relay.js';
-import { DEMO, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { DEMO, sandboxOAuthRoute, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const WINDOW_MS = 2000;
 let t: TestSandbox;
 let relay: TestRelay;
 
-const oauthRoute = (mailbox: string) => ({
-  transport: 'smtp-oauth',
-  mailbox,
-  credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
-  host: '127.0.0.1',
-  port: t.sandbox.ports.submission,
-  ca: [t.sandbox.caPath],
-  pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` },
-  sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
-});
 
 beforeAll(async () => {
   t = await startTestSandbox({ smtp: { limits: { messagesPerMinute: 30, minuteMs: WINDOW_MS, rateLimitBehaviour: 'reject' } } });
   relay = await startTestRelay({
     routes: {
-      relay: oauthRoute(DEMO.relay.address),
+      relay: sandboxOAuthRoute(t, { pacing: { messagesPerMinute: 30, minute: `${WINDOW_MS}ms` } }),
       // Another mailbox, through Graph (the tenant keeps SMTP AUTH off for everyone but relay@).
       noreply: {
         transport: 'graph',

@@ -34,6 +34,23 @@ export const EXCHANGE_DEFAULT_SCOPE = 'https://outlook.office365.com/.default';
 export const SMTP_SEND_SCOPE = 'https://outlook.office.com/SMTP.Send';
 export const GRAPH_DEFAULT_SCOPE = 'https://graph.microsoft.com/.default';
 
+/**
+ * An app-only smtp-oauth route of relay@ into the sandbox's submission endpoint on 127.0.0.1,
+ * sending every message as the mailbox; `extra` adds or replaces keys (pacing, mailbox…).
+ */
+export function sandboxOAuthRoute(t: TestSandbox, extra: Record<string, unknown> = {}) {
+  return {
+    transport: 'smtp-oauth',
+    mailbox: DEMO.relay.address,
+    credentials: { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login },
+    host: '127.0.0.1',
+    port: t.sandbox.ports.submission,
+    ca: [t.sandbox.caPath],
+    sender: { rewriteEnvelope: true, rewriteFrom: 'always' },
+    ...extra,
+  };
+}
+
 /** A copy of the demo tenant, to modify and hand to `startTestSandbox({ tenant })`. */
 export function demoTenant(): Tenant {
   const loaded = loadTenantFile(defaultTenantFile());

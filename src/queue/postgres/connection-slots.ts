@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { ConnectionInUse } from '../store.js';
-import { freeSlot, toConnection, type ConnectionRow } from '../sqlite/connection-slots.js';
+import { freeSlot, toConnection, type ConnectionRow } from '../connection-slots.js';
 import { LOCKS, transaction } from './connection.js';
 
 const SQL = {

@@ -5,6 +5,7 @@
  * whose heartbeat stopped is free again, like the leases of its messages.
  */
 import type Database from 'better-sqlite3';
+import { freeSlot, toConnection, type ConnectionRow } from '../connection-slots.js';
 import type { ConnectionInUse } from '../store.js';
 
 /** A slot counts while its node is running: not stopped, and heard from since `aliveSince`. */
@@ -22,22 +23,6 @@ const SQL = {
   purge: `DELETE FROM mailbox_connections WHERE node NOT IN (SELECT name FROM nodes)`,
   purgeWaits: `DELETE FROM mailbox_waits WHERE at < ?`,
 } as const;
-
-export interface ConnectionRow {
-  node: string;
-  slot: number;
-  taken_at: number;
-}
-
-export const toConnection = (r: ConnectionRow): ConnectionInUse => ({ node: r.node, slot: Number(r.slot), takenAt: Number(r.taken_at) });
-
-/** The lowest slot number below `limit` that no live node holds, or null when they are all held. */
-export function freeSlot(held: ConnectionRow[], limit: number): number | null {
-  if (held.length >= limit) return null;
-  const taken = new Set(held.map((h) => Number(h.slot)));
-  for (let slot = 0; slot < limit; slot++) if (!taken.has(slot)) return slot;
-  return null;
-}
 
 export class ConnectionSlots {
   private readonly sql: { [K in keyof typeof SQL]: Database.Statement };

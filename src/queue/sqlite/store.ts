@@ -1,7 +1,8 @@
 /**
  * The embedded store: SQLite in WAL mode with synchronous=FULL, so a commit is on disk
  * when it returns. Writes from the hot paths (accepting, finishing attempts) go through
- * GroupCommit; admin actions are rare and run in their own transactions.
+ * GroupCommit; admin actions are rare and run in their own transactions. Routes, budgets,
+ * connections and what nodes share are in shared-store.ts, on the same database.
  */
 import { createReadStream, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -16,9 +17,6 @@ import type {
   ActivityBucket,
   AdminSession,
   ApiToken,
-  CachedAccessToken,
-  NodeInfo,
-  NodeStatus,
   ActionOutcome,
   AttemptReport,
   BodyWriter,
@@ -31,32 +29,32 @@ import type {
   NewMessage,
   Notice,
   ReportMark,
-  Reservation,
-  RouteState,
-  RouteStatus,
-  SendLimits,
-  SendUsage,
-  ConnectionInUse,
-  SignInPolicy,
   Store,
   StoredBody,
-  StoredTokenCache,
   IdempotencyClaim,
   IdempotencyRequest,
   IdempotentAnswer,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
-import { ConnectionSlots } from './connection-slots.js';
-import { RoutesAndBudgets } from './routes-and-budgets.js';
-import { SignInFailures } from './sign-in-failures.js';
-import { TokenCaches } from './token-caches.js';
-import { NodesAndTokens } from './nodes-and-tokens.js';
+import { SqliteSharedStore } from './shared-store.js';
 import { AdminAuthRows } from './admin-auth.js';
 import { IdempotencyKeys } from './idempotency.js';
 import { SqliteQueries } from './queries.js';
 import { migrate } from './migrations.js';
 import { params, type MessageRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
+
+/** Opens the database file (creating it and the spool folder) and brings its schema up to date. */
+function openDatabase(options: SqliteStoreOptions): Database.Database {
+  mkdirSync(dirname(options.path), { recursive: true });
+  mkdirSync(options.spool, { recursive: true });
+  const db = new Database(options.path, { timeout: 5000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
 
 export interface SqliteStoreOptions {
   path: string;
@@ -66,34 +64,17 @@ export interface SqliteStoreOptions {
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
 
-export class SqliteStore implements Store {
-  private readonly db: Database.Database;
+export class SqliteStore extends SqliteSharedStore implements Store {
   private readonly sql: Statements;
   private readonly commits: GroupCommit;
-  private readonly routes: RoutesAndBudgets;
-  private readonly connections: ConnectionSlots;
-  private readonly signIns: SignInFailures;
-  private readonly tokenCaches: TokenCaches;
-  private readonly nodesAndTokens: NodesAndTokens;
   private readonly adminAuth: AdminAuthRows;
   private readonly idempotency: IdempotencyKeys;
   private readonly queries: SqliteQueries;
 
   constructor(private readonly options: SqliteStoreOptions) {
-    mkdirSync(dirname(options.path), { recursive: true });
-    mkdirSync(options.spool, { recursive: true });
-    this.db = new Database(options.path, { timeout: 5000 });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+    super(openDatabase(options));
     this.sql = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)])) as Statements;
     this.commits = new GroupCommit(this.db);
-    this.routes = new RoutesAndBudgets(this.db);
-    this.connections = new ConnectionSlots(this.db);
-    this.signIns = new SignInFailures(this.db);
-    this.tokenCaches = new TokenCaches(this.db);
-    this.nodesAndTokens = new NodesAndTokens(this.db);
     this.adminAuth = new AdminAuthRows(this.db);
     this.idempotency = new IdempotencyKeys(this.db);
     this.queries = new SqliteQueries(this.db);
@@ -270,10 +251,7 @@ export class SqliteStore implements Store {
   }
 
   async purge(before: number): Promise<number> {
-    this.routes.purge(before);
-    this.signIns.purge(before);
-    this.nodesAndTokens.purge(before);
-    this.connections.purge(before);
+    this.purgeShared(before);
     const files = this.db.transaction(() => {
       const rows = this.sql.selectPurgeable.all(before) as { id: string; body_file: string | null }[];
       for (const row of rows) this.sql.deleteMessage.run(row.id);
@@ -316,74 +294,6 @@ export class SqliteStore implements Store {
     return released;
   }
 
-  async routeStatuses(): Promise<RouteStatus[]> {
-    return this.routes.statuses();
-  }
-
-  async routeStatus(name: string): Promise<RouteStatus> {
-    return this.routes.status(name);
-  }
-
-  async setRouteState(name: string, state: RouteState, now: number, details: { reason?: string | null; fix?: string | null; probeAt?: number | null } = {}): Promise<void> {
-    this.routes.setState(name, state, now, details);
-  }
-
-  async noteRouteResult(name: string, ok: boolean, now: number, error: string | null = null): Promise<void> {
-    this.routes.noteResult(name, ok, now, error);
-  }
-
-  async claimProbe(name: string, now: number, nextProbeAt: number): Promise<boolean> {
-    return this.routes.claimProbe(name, now, nextProbeAt);
-  }
-
-  async reserveSend(key: string, recipients: number, now: number, limits: SendLimits): Promise<Reservation> {
-    return this.routes.reserve(key, recipients, now, limits);
-  }
-
-  async settleSend(id: number, at: number): Promise<void> {
-    this.routes.settle(id, at);
-  }
-
-  async sendUsage(key: string, now: number, limits: SendLimits): Promise<SendUsage> {
-    return this.routes.usage(key, now, limits);
-  }
-
-  async takeConnection(key: string, node: string, limit: number, now: number, aliveSince: number): Promise<number | null> {
-    return this.connections.take(key, node, limit, now, aliveSince);
-  }
-
-  async releaseConnection(key: string, slot: number, node: string): Promise<void> {
-    this.connections.release(key, slot, node);
-  }
-
-  async releaseConnections(node: string): Promise<void> {
-    this.connections.releaseNode(node);
-  }
-
-  async connectionsInUse(key: string, aliveSince: number): Promise<ConnectionInUse[]> {
-    return this.connections.inUse(key, aliveSince);
-  }
-
-  async wantConnection(key: string, node: string, now: number): Promise<void> {
-    this.connections.want(key, node, now);
-  }
-
-  async connectionWanted(key: string, node: string, since: number): Promise<number> {
-    return this.connections.wanted(key, node, since);
-  }
-
-  async signInLockedUntil(keys: string[], now: number): Promise<number | null> {
-    return this.signIns.lockedUntil(keys, now);
-  }
-
-  async signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null> {
-    return this.signIns.failed(keys, now, policy);
-  }
-
-  async signInSucceeded(keys: string[]): Promise<void> {
-    this.signIns.succeeded(keys);
-  }
-
   async claimIdempotencyKey(request: IdempotencyRequest): Promise<IdempotencyClaim> {
     return this.idempotency.claim(request);
   }
@@ -399,42 +309,6 @@ export class SqliteStore implements Store {
   async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {
     return this.db.prepare(TAKE_NOTIFICATION_SLOT).run(key, now, now - intervalMs).changes === 1;
   }
-
-  async loadTokenCache(route: string): Promise<StoredTokenCache | null> {
-    return this.tokenCaches.load(route);
-  }
-
-  async saveTokenCache(route: string, data: string, expectedVersion: number | null, now: number): Promise<number | null> {
-    return this.tokenCaches.save(route, data, expectedVersion, now);
-  }
-
-  async deleteTokenCache(route: string): Promise<void> {
-    this.tokenCaches.remove(route);
-  }
-  async heartbeat(node: NodeInfo, now: number): Promise<void> {
-    this.nodesAndTokens.heartbeat(node, now);
-  }
-
-  async nodeStopped(name: string, now: number): Promise<void> {
-    this.nodesAndTokens.stopped(name, now);
-  }
-
-  async nodes(): Promise<NodeStatus[]> {
-    return this.nodesAndTokens.nodes();
-  }
-
-  async accessToken(key: string): Promise<CachedAccessToken | null> {
-    return this.nodesAndTokens.token(key);
-  }
-
-  refreshAccessToken(key: string, refresh: (cached: CachedAccessToken | null) => Promise<CachedAccessToken>): Promise<CachedAccessToken> {
-    return this.nodesAndTokens.refreshToken(key, refresh);
-  }
-
-  async forgetAccessToken(key: string, value: string): Promise<void> {
-    this.nodesAndTokens.forgetToken(key, value);
-  }
-
 
   async createAdminSession(session: AdminSession, now: number): Promise<void> {
     this.adminAuth.createSession(session, now);

@@ -1,8 +1,8 @@
 // Throttling and injected faults on Graph, as a client sees them: 429 ApplicationThrottled with
 // Retry-After for each of Outlook's three limits per app and mailbox, and 503/504 then success.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphSettings } from '../../sandbox/graph/settings.js';
+import { until } from '../helpers/sink.js';
 import { DEMO, demoTenant, graphAppToken, graphRequest, httpsRequest, openGraphRequest, startTestSandbox, type HttpsResponse, type TestSandbox } from '../helpers/sandbox.js';
 
 const RELAY = DEMO.relay.address;
@@ -29,7 +29,9 @@ describe('MailboxConcurrency: at most 4 requests of one app on one mailbox at a 
     // Four clients send their headers and half their body, then wait: each holds its slot.
     const slow = Array.from({ length: 4 }, () => openGraphRequest(t, `/v1.0/users/${RELAY}/sendMail`, { token, headers }));
     for (const s of slow) s.request.write(body.subarray(0, 10));
-    await sleep(300);
+    // Until all four have arrived, an empty request (refused 400, not sent) is let in; then it is throttled too.
+    const probe = () => graphRequest(t, `/v1.0/users/${RELAY}/sendMail`, { token, body: {} });
+    await until(async () => (await probe()).status === 429, 5000, () => 'the four slow requests did not all hold a slot');
     const fifth = await graphRequest(t, `/v1.0/users/${RELAY}/sendMail`, { token, body: message });
     expect(fifth.status).toBe(429);
     expect(errorOf(fifth)).toMatchObject({ code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' });

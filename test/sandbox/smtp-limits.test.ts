@@ -18,9 +18,11 @@ describe('with delayed excess (current documentation)', () => {
     expect(await fourth.command(`AUTH XOAUTH2 ${xoauth2(DEMO.relay.address, token)}`)).toMatch(errorReply('432 4.3.2 Concurrent connections limit exceeded.'));
     // Another mailbox has its own three.
     const other = await signedInWithPassword(t, DEMO.bob);
+    const since = t.sandbox.events.lastSeq;
     open[0]!.close();
     await open[0]!.closed;
-    await new Promise((r) => setTimeout(r, 100)); // the server learns of the close a moment after the client
+    // The server learns of the close a moment after the client.
+    await t.sandbox.events.waitFor((e) => e.endpoint === 'submission' && e.action === 'close', { since });
     expect(await fourth.command(`AUTH XOAUTH2 ${xoauth2(DEMO.relay.address, token)}`)).toBe('235 2.7.0 Authentication successful');
     for (const c of [...open, fourth, other]) c.close();
   });

@@ -103,8 +103,10 @@ describe('smtp-oauth', () => {
 
   it('renews a token Exchange Online no longer accepts once (535 5.7.3), and delivers', async () => {
     const transport = oauth({ timeout: '300ms' }); // idle pooled connections close, so the next message signs in again
+    const before = mark();
     expect(only(await transport.deliver(jobFor({ from: RELAY, to: [DEMO.alice.address] }))).verdict).toBe('delivered');
-    await new Promise((r) => setTimeout(r, 600));
+    const [signIn] = signIns(before);
+    await t.sandbox.events.waitFor((e) => e.endpoint === 'submission' && e.action === 'close' && e.session === signIn?.session, { since: before });
     t.sandbox.clock.advance(2 * 3600_000); // the cached token has expired at Microsoft's end, not yet by relay365's clock
     const since = mark();
     const job = jobFor({ from: RELAY, to: [DEMO.alice.address] });

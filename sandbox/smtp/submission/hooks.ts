@@ -86,6 +86,9 @@ export class SubmissionHooks {
   onClose(session: SMTPServerSession): void {
     const connection = this.server().connectionOf(session);
     const login = connection.state.login;
-    if (login) this.limits.closeSession(login.mailbox, connection.state.id);
+    if (!login) return;
+    this.limits.closeSession(login.mailbox, connection.state.id);
+    // Signed-in connections count against the mailbox until they close: tests wait for this.
+    this.ctx.events.record({ endpoint: 'submission', action: 'close', outcome: 'ok', session: connection.state.id, mailbox: login.mailbox, message: 'signed-in connection closed' });
   }
 }

@@ -15,13 +15,14 @@ afterEach(async () => {
   relay = undefined;
 });
 
+/** `timeoutMs` for every reply: a relay waiting on a locked SQLite database is slow to answer anything. */
 async function send(port: number, body: string, timeoutMs?: number): Promise<string> {
   const talk = await SmtpTalk.open(port);
-  await talk.reply();
-  await talk.command('EHLO app.example');
-  await talk.command('MAIL FROM:<app@contoso.example>');
-  await talk.command('RCPT TO:<anna@contoso.example>');
-  await talk.command('DATA');
+  await talk.reply(timeoutMs);
+  await talk.command('EHLO app.example', timeoutMs);
+  await talk.command('MAIL FROM:<app@contoso.example>', timeoutMs);
+  await talk.command('RCPT TO:<anna@contoso.example>', timeoutMs);
+  await talk.command('DATA', timeoutMs);
   const reply = await talk.command(`Subject: t\r\n\r\n${body}\r\n.`, timeoutMs);
   talk.close();
   return reply;

@@ -39,10 +39,12 @@ describe('scanForLeaks', () => {
 describe('the sink', () => {
   it('receives the logs of a relay the helpers start (this run writes them where the final scan reads)', async () => {
     expect(process.env.RELAY365_TEST_LEAK_DIR, 'vitest.config.ts names test/secrets/leak-dir.global.ts as a global setup').toBeTruthy();
-    const before = recorded().logs.length;
+    // Other test files append to the sink at the same time: count only this process's lines.
+    const ours = () => recorded().logs.filter((l) => l.text.includes(`"pid":${process.pid}`));
+    const before = ours().length;
     const relay = await startTestRelay({});
     await relay.stop();
-    const logs = recorded().logs.slice(before);
+    const logs = ours().slice(before);
     expect(logs.some((l) => l.source === 'startTestRelay' && l.text.includes('"msg":"stopped"'))).toBe(true);
     expect(scanForLeaks([...logs, { source: 'planted', text: `{"token":"${JWT}"}` }], []).map((l) => l.source)).toContain('planted');
   });

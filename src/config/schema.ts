@@ -20,7 +20,7 @@ const listenerTls = z
   .strictObject({
     mode: oneOf(['starttls', 'implicit', 'none'])
       .default('starttls')
-      .describe('starttls: offer STARTTLS; implicit: TLS from the first byte (port 465 style); none: plaintext only.'),
+      .describe('starttls: offer STARTTLS (AUTH only after it); implicit: TLS from the first byte (port 465 style); none: plaintext only, no AUTH unless trustedPlaintext.'),
     cert: text('a path to a PEM certificate file').optional().describe('PEM certificate (chain). Without cert and key a self-signed certificate is generated, with a warning.'),
     key: text('a path to a PEM private key file').optional().describe('PEM private key for cert.'),
     minVersion: tlsVersion().default('TLSv1.2'),
@@ -41,7 +41,7 @@ const listener = z.strictObject({
     .describe('Wait before the 220 greeting to catch early talkers. 0 for listeners that only serve known applications (each delay caps throughput for clients that connect per message).'),
   trustedPlaintext: bool()
     .default(false)
-    .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1, for local applications that cannot do STARTTLS.'),
+    .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1 (not with tls.mode: implicit), for local applications that cannot do STARTTLS. Without it AUTH needs TLS: 530 5.7.0 before STARTTLS, 503 5.5.1 on a tls.mode: none listener.'),
   restricted: bool().default(false).describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting.'),
   bareLineEndings: oneOf(['reject', 'normalize'])
     .default('reject')

@@ -12,7 +12,7 @@ import type { DeliveryIntake } from '../delivery/scheduler.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal } from '../policy/door.js';
 import type { Store } from '../queue/store.js';
-import { RelaySmtpServer, smtpError } from './connection.js';
+import { RelaySmtpServer, smtpError, type RelaySmtpServerOptions } from './connection.js';
 import { receive } from './receive.js';
 import type { TlsIdentity } from './tls.js';
 
@@ -28,6 +28,13 @@ export interface IngressDeps {
 }
 
 type Callback = (err?: Error | null) => void;
+
+/** When a listener lets a session AUTH (docs: only after STARTTLS, unless trustedPlaintext). */
+function authOn(config: ListenerConfig, appsUseAuth: boolean): RelaySmtpServerOptions['auth'] {
+  if (!appsUseAuth) return 'off';
+  if (config.trustedPlaintext) return 'plaintext';
+  return config.tls.mode === 'none' ? 'off' : 'tls';
+}
 const refused = (r: Refusal) => smtpError(r.code, r.enhanced, r.text);
 const isRefusal = (value: object): value is Refusal => 'code' in value && 'enhanced' in value;
 
@@ -61,8 +68,9 @@ export class SmtpListener {
       // message and its recipients (mailParams, recipient params) for src/notify's DSNs.
       hideDSN: false,
       authMethods: ['PLAIN', 'LOGIN'],
-      // Only apps with a password can use AUTH; without any, it is not offered at all.
-      disabledCommands: deps.door.apps.usesAuth ? [] : ['AUTH'],
+      // Only apps with a password can use AUTH; without any, or on a plaintext listener that is
+      // not trusted, it is not offered at all. Enforced by RelaySmtpServer (connection.ts).
+      auth: authOn(config, deps.door.apps.usesAuth),
       allowInsecureAuth: config.trustedPlaintext,
       disableReverseLookup: true,
       maxClients: config.maxConnections,

@@ -65,7 +65,7 @@ const app = z.strictObject({
     .prefault({}),
   limits: z
     .strictObject({
-      maxMessageSize: size().optional().describe('Largest message this app may send (552 5.3.4 beyond).'),
+      maxMessageSize: size().optional().describe('Largest message this app may send (552 5.3.4 beyond; kept as the message streams in, like the listener\'s).'),
       messagesPerMinute: intInRange(1, 1_000_000).optional().describe('451 4.7.1 beyond, with the reason.'),
       recipientsPerDay: intInRange(1, 100_000_000).optional().describe('Rolling 24 hours; 451 4.7.1 beyond.'),
     })

@@ -32,7 +32,7 @@ const listener = z.strictObject({
   port: intInRange(0, 65535).default(2525).describe('0 picks a free port (tests); the port chosen is logged.'),
   hostname: text('a host name').optional().describe('Name in the greeting and Received headers; defaults to node.name.'),
   tls: listenerTls,
-  maxMessageSize: size().prefault('35MB').describe('Advertised in EHLO SIZE and enforced (552 5.3.4). 35MB is Exchange Online\'s default.'),
+  maxMessageSize: size().prefault('35MB').describe('Advertised in EHLO SIZE and enforced as the message streams in: nothing past it is stored, and the client gets 552 5.3.4. 35MB is Exchange Online\'s default.'),
   maxRecipients: intInRange(1, 100_000).default(500).describe('Recipients per message (452 4.5.3 beyond it).'),
   maxConnections: intInRange(1, 100_000).default(200).describe('Simultaneous client connections on this listener.'),
   idleTimeout: duration().prefault('5m').describe('A client silent for this long is disconnected.'),

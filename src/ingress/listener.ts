@@ -52,7 +52,7 @@ export class SmtpListener {
     private readonly deps: IngressDeps,
   ) {
     this.log = deps.log.child({ listener: name });
-    const receiveDeps = { ...deps, log: this.log, listener: name, config }; // once, not per message
+    const receiveDeps = { ...deps, log: this.log, listener: name, config, sizeKey: `listeners.${name}.maxMessageSize` }; // once, not per message
     const tls = deps.tls;
     this.server = new RelaySmtpServer({
       name: deps.hostname,

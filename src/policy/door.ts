@@ -107,6 +107,16 @@ export class Door {
     return checkRecipient(app, recipient, already) ?? this.predictions.recipient(app, mailFrom, recipient) ?? { address: recipient };
   }
 
+  /**
+   * The largest message this app may send through a way in whose own limit is `bytes` (set by
+   * the config key `key`), and the refusal beyond it: the smaller of the two, naming its key.
+   */
+  sizeLimit(app: App, way: { bytes: number; key: string }): { bytes: number; refusal: Refusal } {
+    const max = app.config.limits.maxMessageSize;
+    if (max !== undefined && max <= way.bytes) return { bytes: max, refusal: tooLarge(app, max) };
+    return { bytes: way.bytes, refusal: { code: 552, enhanced: '5.3.4', text: `Message too large: at most ${way.bytes} bytes (${way.key})` } };
+  }
+
   /** After DATA: the message's size and header From, then the app's budget (reserved for this message). */
   async afterData(app: App, size: number, headerFrom: string | null, recipients: number): Promise<Refusal | null> {
     const max = app.config.limits.maxMessageSize;

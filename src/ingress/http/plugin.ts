@@ -27,7 +27,7 @@ import { submit } from './submit.js';
 export interface SubmissionContext {
   door: Door;
   tokens: ApiTokens;
-  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config'>;
+  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config' | 'sizeKey'>;
 }
 
 export interface SubmissionApiOptions {
@@ -107,7 +107,7 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
 
   async function take(request: FastifyRequest, app: App, type: string, body: Buffer, id: string) {
     const context = options.context();
-    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize } };
+    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize }, sizeKey: 'http.maxMessageSize' };
     const socket = request.raw.socket as Partial<TLSSocket>;
     const client = { address: request.ip, tls: typeof socket.getCipher === 'function' ? socket.getCipher() : null };
     const composed = type === 'application/json' ? await fromJson(body) : await fromRaw(request, body);

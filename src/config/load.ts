@@ -147,6 +147,9 @@ function crossCheck(config: Config): string[] {
     }
   }
   problems.push(...listenerProblems(config));
+  if (config.http && config.http.maxBuffered < config.http.maxMessageSize) {
+    problems.push(`http.maxBuffered: ${config.http.maxBuffered} bytes is less than http.maxMessageSize (${config.http.maxMessageSize} bytes); make it at least that`);
+  }
   for (const [name, route] of Object.entries(config.routes)) {
     const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;
     const key = route.transport === 'direct-send' ? 'fallback' : 'largeMessages.route';

@@ -69,6 +69,9 @@ describe('config errors', () => {
     expect(problemsOf('listeners:\n  default:\n    tls:\n      cert: server.crt\n')).toEqual([
       'relay365.yaml: listeners.default.tls: cert and key go together; give both or neither',
     ]);
+    expect(problemsOf('http:\n  maxMessageSize: 35MB\n  maxBuffered: 10MB\n')).toEqual([
+      'relay365.yaml: http.maxBuffered: 10485760 bytes is less than http.maxMessageSize (36700160 bytes); make it at least that',
+    ]);
   });
 
   it('names the environment variable when the environment set the bad value', () => {

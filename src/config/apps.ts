@@ -46,7 +46,10 @@ const app = z.strictObject({
     .describe('Hashes of the app\'s API tokens for the HTTP submission API (Authorization: Bearer), made by `relay365 app token <app>`; remove one to revoke it.'),
   networks: z.array(network()).default([]).describe('Source addresses that are this app without AUTH (SAP SCOT without login, scanners): IPv4/IPv6 addresses or networks.'),
   senders: z.array(addressPattern()).default([]).describe('Allowed envelope senders (MAIL FROM): exact, or *@domain. Empty: any.'),
-  from: z.array(addressPattern()).default([]).describe('Allowed header From addresses, checked after DATA. Empty: any.'),
+  from: z
+    .array(addressPattern())
+    .default([])
+    .describe('Allowed header From and Sender addresses, checked after DATA: every address of them, and one From and one Sender header at most (RFC 5322). Empty: any.'),
   rewrite: z
     .strictObject({
       to: text('an address').describe('The address to send as: the route mailbox (relay@contoso.com).'),

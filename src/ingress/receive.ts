@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
-import { fromHeaderStream, type ParsedAddress } from '../mime/from-header.js';
+import { fromHeaderStream, type Originators } from '../mime/from-header.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
@@ -53,10 +53,10 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
   const gate = new SizeGate(limit.bytes);
   const writer = deps.store.createBodyWriter(id);
   const guard = new LineEndingGuard(deps.config.bareLineEndings);
-  let headerFrom: ParsedAddress | null = null;
+  let originators: Originators | null = null;
   const rewrite = app.config.rewrite;
   const headers = deps.door.readsFrom(app)
-    ? fromHeaderStream({ onFrom: (from) => (headerFrom = from), rewriteTo: rewrite?.from ? rewrite.to : undefined })
+    ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
   try {
     await pump(stream, gate, guard, headers, writer);
@@ -66,7 +66,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
       return no(550, '5.5.2', `Message refused: ${guard.violation} received; lines must end in CRLF (listener "${deps.listener}" has bareLineEndings: reject)`);
     }
     const envelope = session.envelope;
-    const policy = await deps.door.afterData(app, stream.byteLength, (headerFrom as ParsedAddress | null)?.address ?? null, envelope.rcptTo.length);
+    const policy = await deps.door.afterData(app, stream.byteLength, originators, envelope.rcptTo.length);
     if (policy) {
       await writer.abort();
       log.info({ client: session.remoteAddress, reply: `${policy.code} ${policy.enhanced} ${policy.text}` }, 'refused by the app\'s rules');

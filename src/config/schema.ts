@@ -14,6 +14,7 @@ import { doctorSchema } from './doctor.js';
 import { httpSchema, sendmailSchema } from './submission.js';
 import { adminSchema } from './admin.js';
 import { notifySchema } from './notify.js';
+import { isLoopbackHost } from './listeners.js';
 
 
 const listenerTls = z
@@ -42,11 +43,22 @@ const listener = z.strictObject({
   trustedPlaintext: bool()
     .default(false)
     .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1 (not with tls.mode: implicit), for local applications that cannot do STARTTLS. Without it AUTH needs TLS: 530 5.7.0 before STARTTLS, 503 5.5.1 on a tls.mode: none listener.'),
-  restricted: bool().default(false).describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting.'),
+  restricted: bool()
+    .optional()
+    .describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting. Default: true on a listener that is not on loopback (127.0.0.1, ::1, localhost), false on loopback.'),
+  unauthenticated: z
+    .strictObject({
+      maxCommands: intInRange(1, 10_000).default(20).describe('Commands a client that is not (yet) an app may give; then 421 4.7.0 and the connection is closed.'),
+      timeout: duration().prefault('1m').describe('How long a client that is not (yet) an app may stay connected; then 421 4.7.0 and the connection is closed.'),
+    })
+    .prefault({})
+    .describe('A session whose client is not (yet) an app: not authenticated, and its address in no app\'s networks. AUTH ends these limits.'),
   bareLineEndings: oneOf(['reject', 'normalize'])
     .default('reject')
     .describe('A bare LF or bare CR inside DATA: reject (550 5.5.2, as Postfix does since the SMTP smuggling disclosures) or normalize to CRLF for legacy applications.'),
-});
+})
+  // A listener other machines can reach takes only the apps' networks unless the admin says otherwise.
+  .transform((l) => ({ ...l, restricted: l.restricted ?? !isLoopbackHost(l.host) }));
 
 const retry = z
   .strictObject({

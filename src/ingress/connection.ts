@@ -20,6 +20,10 @@
  *    where it can never happen (no app has a password, or a plaintext listener that is not
  *    trusted) it is not advertised and answered as Postfix does with smtpd_tls_auth_only:
  *    503 5.5.1 Error: authentication not enabled.
+ * 4. A client that is not (yet) an app — not authenticated, its address in no app's networks
+ *    — gets a few commands and a short time (listeners.<name>.unauthenticated), then 421 4.7.0
+ *    and the connection is closed: with authOptional, smtp-server would let it hold a
+ *    session (and a connection slot) with NOOPs for as long as it likes.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -32,6 +36,10 @@ export interface RelaySmtpServerOptions extends SMTPServerOptions {
   greetingDelay: number;
   /** When AUTH may happen: never, only on a TLS session, or also in plaintext (a trustedPlaintext listener). */
   auth: 'off' | 'tls' | 'plaintext';
+  /** Whether a client address belongs to an app (in its networks): such a client is not held to `unauthenticated`. */
+  isApp: (address: string) => boolean;
+  /** Commands and milliseconds for a client that is not (yet) an app; `key` names them in the 421. */
+  unauthenticated: { maxCommands: number; timeout: number; key: string };
 }
 
 type Reply = { code: number; text: string };
@@ -41,6 +49,11 @@ const STARTTLS_FIRST: Reply = { code: 530, text: '5.7.0 Must issue a STARTTLS co
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 class RelayConnection extends SMTPConnection {
+  /** Set when the greeting went out to a client whose address is no app's. */
+  private stranger = false;
+  private strangerCommands = 0;
+  private strangerTimer: NodeJS.Timeout | null = null;
+
   override init(): void {
     this._setListeners(() => {
       const options = this._server.options as RelaySmtpServerOptions;
@@ -51,6 +64,38 @@ class RelayConnection extends SMTPConnection {
       if (options.greetingDelay > 0) setTimeout(() => this.connectionReady(), options.greetingDelay).unref();
       else this.connectionReady();
     });
+  }
+
+  override connectionReady(next?: () => void): void {
+    super.connectionReady(() => {
+      const options = this._server.options as RelaySmtpServerOptions;
+      this.stranger = !options.isApp(this.remoteAddress);
+      if (this.stranger) {
+        const { timeout, key } = options.unauthenticated;
+        this.strangerTimer = setTimeout(() => {
+          if (!this.session.user) this.send(421, `4.7.0 ${this.name} No authentication within ${timeout / 1000} s (${key}.timeout); closing the connection`);
+        }, timeout);
+        this.strangerTimer.unref();
+      }
+      next?.();
+    });
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    // Continuation lines of an AUTH exchange (_nextHandler) are part of the AUTH command.
+    if (this.stranger && !this.session.user && this._ready && !this._upgrading && !this._nextHandler) {
+      const { maxCommands, key } = (this._server.options as RelaySmtpServerOptions).unauthenticated;
+      if (++this.strangerCommands > maxCommands) {
+        this.send(421, `4.7.0 ${this.name} Too many commands without authentication (${key}.maxCommands is ${maxCommands}); closing the connection`);
+        return;
+      }
+    }
+    super._onCommand(command, callback);
+  }
+
+  override _onClose(): void {
+    if (this.strangerTimer) clearTimeout(this.strangerTimer);
+    super._onClose();
   }
 
   /** Why this session may not AUTH now, or null when it may. */

@@ -71,6 +71,9 @@ export class SmtpListener {
       // Only apps with a password can use AUTH; without any, or on a plaintext listener that is
       // not trusted, it is not offered at all. Enforced by RelaySmtpServer (connection.ts).
       auth: authOn(config, deps.door.apps.usesAuth),
+      // Through the door, so a reloaded config's networks count from the next connection on.
+      isApp: (address) => deps.door.apps.byAddress(address) !== undefined,
+      unauthenticated: { ...config.unauthenticated, key: `listeners.${name}.unauthenticated` },
       allowInsecureAuth: config.trustedPlaintext,
       disableReverseLookup: true,
       maxClients: config.maxConnections,

@@ -61,7 +61,10 @@ const app = z.strictObject({
   defaultDomain: text('a domain').optional().describe('Appended to bare local parts in MAIL FROM and RCPT TO, as SAP SCOT\'s default domain does.'),
   recipients: z
     .strictObject({
-      allowDomains: z.array(text('a domain')).default([]).describe('Only these recipient domains ("*.example.com" for subdomains). Empty: any.'),
+      allowDomains: z
+        .array(text('a domain'))
+        .default([])
+        .describe('Only these recipient domains ("*.example.com" for subdomains). Empty: any. Compared without case or trailing dot, IDN as punycode; address literals are refused.'),
       denyDomains: z.array(text('a domain')).default([]).describe('Never these recipient domains.'),
       maxPerMessage: intInRange(1, 100_000).optional().describe('Recipients per message for this app.'),
     })

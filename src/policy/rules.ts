@@ -5,7 +5,7 @@
  */
 import type { Originators } from '../mime/from-header.js';
 import type { App } from './apps.js';
-import { addressMatches, bareLocalPart, domainMatches, domainOf } from './addresses.js';
+import { addressMatches, bareLocalPart, domainMatches, domainOf, notADomain } from './addresses.js';
 
 export interface Refusal {
   code: number;
@@ -27,6 +27,8 @@ export function checkSender(app: App, address: string): Refusal | null {
   if (!address.includes('@')) {
     return refuse(553, '5.1.7', `Sender <${address}> has no domain; give apps.${app.name}.defaultDomain, or send from a full address`);
   }
+  const why = notADomain(address.slice(address.lastIndexOf('@') + 1));
+  if (why) return refuse(553, '5.1.7', `Sender <${address}>: ${why}`);
   const allowed = app.config.senders;
   if (allowed.length && !addressMatches(address, allowed)) {
     return refuse(550, '5.7.1', `Sender <${address}> is not allowed for app ${app.name} (apps.${app.name}.senders: ${allowed.join(', ')})`);
@@ -58,6 +60,8 @@ export function checkRecipient(app: App, address: string, already: number): Refu
   if (!address.includes('@')) {
     return refuse(553, '5.1.3', `Recipient <${address}> has no domain; give apps.${app.name}.defaultDomain, or send to full addresses`);
   }
+  const why = notADomain(address.slice(address.lastIndexOf('@') + 1));
+  if (why) return refuse(553, '5.1.3', `Recipient <${address}>: ${why}`);
   const { allowDomains, denyDomains, maxPerMessage } = app.config.recipients;
   const domain = domainOf(address);
   if (denyDomains.length && domainMatches(domain, denyDomains)) {

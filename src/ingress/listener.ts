@@ -60,6 +60,8 @@ export class SmtpListener {
       greetingDelay: config.greetingDelay,
       secure: config.tls.mode === 'implicit',
       hideSTARTTLS: config.tls.mode === 'none',
+      // Hidden is not off: smtp-server would still answer STARTTLS, with the test key it ships.
+      disabledCommands: config.tls.mode === 'none' ? ['STARTTLS'] : [],
       ...(tls ? { key: tls.key, cert: tls.cert } : {}),
       minVersion: config.tls.minVersion,
       size: config.maxMessageSize,

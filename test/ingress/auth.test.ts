@@ -71,6 +71,14 @@ describe('a plaintext listener (tls.mode: none) that is not trustedPlaintext', (
     talk.close();
   });
 
+  it('does not start TLS either (smtp-server would, with the test key it ships)', async () => {
+    const { talk, ehlo } = await greeted('plain');
+    expect(ehlo).not.toMatch(/STARTTLS/);
+    expect(await talk.command('STARTTLS')).toMatch(/^5\d\d /);
+    expect(await talk.command('NOOP')).toMatch(/^250 /); // still plaintext, still talking
+    talk.close();
+  });
+
   it.skipIf(!existsSync('/usr/bin/swaks'))('never answers 235 to swaks sending AUTH PLAIN with a right password', async () => {
     const result = await swaks(['--server', `127.0.0.1:${port('plain')}`, '--auth', 'PLAIN', '--auth-user', 'erp', '--auth-password', PASSWORD]);
     expect(result.out).not.toMatch(/<[-~] +235/);

@@ -98,7 +98,8 @@ store:
 
 listeners:
   default:
-    # 0.0.0.0 (or ::) to take mail from other machines; then list them under apps.
+    # 0.0.0.0 (or ::) to take mail from other machines; then list them under apps. Such a
+    # listener takes only the apps' networks unless it says restricted: false (apps that AUTH).
     host: 127.0.0.1
     # 25 or 587 for applications that cannot change the port (below 1024 needs CAP_NET_BIND_SERVICE).
     port: 2525

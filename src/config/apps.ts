@@ -46,7 +46,10 @@ const app = z.strictObject({
     .describe('Hashes of the app\'s API tokens for the HTTP submission API (Authorization: Bearer), made by `relay365 app token <app>`; remove one to revoke it.'),
   networks: z.array(network()).default([]).describe('Source addresses that are this app without AUTH (SAP SCOT without login, scanners): IPv4/IPv6 addresses or networks.'),
   senders: z.array(addressPattern()).default([]).describe('Allowed envelope senders (MAIL FROM): exact, or *@domain. Empty: any.'),
-  from: z.array(addressPattern()).default([]).describe('Allowed header From addresses, checked after DATA. Empty: any.'),
+  from: z
+    .array(addressPattern())
+    .default([])
+    .describe('Allowed header From and Sender addresses, checked after DATA: every address of them, and one From and one Sender header at most (RFC 5322). Empty: any.'),
   rewrite: z
     .strictObject({
       to: text('an address').describe('The address to send as: the route mailbox (relay@contoso.com).'),
@@ -58,14 +61,17 @@ const app = z.strictObject({
   defaultDomain: text('a domain').optional().describe('Appended to bare local parts in MAIL FROM and RCPT TO, as SAP SCOT\'s default domain does.'),
   recipients: z
     .strictObject({
-      allowDomains: z.array(text('a domain')).default([]).describe('Only these recipient domains ("*.example.com" for subdomains). Empty: any.'),
+      allowDomains: z
+        .array(text('a domain'))
+        .default([])
+        .describe('Only these recipient domains ("*.example.com" for subdomains). Empty: any. Compared without case or trailing dot, IDN as punycode; address literals are refused.'),
       denyDomains: z.array(text('a domain')).default([]).describe('Never these recipient domains.'),
       maxPerMessage: intInRange(1, 100_000).optional().describe('Recipients per message for this app.'),
     })
     .prefault({}),
   limits: z
     .strictObject({
-      maxMessageSize: size().optional().describe('Largest message this app may send (552 5.3.4 beyond).'),
+      maxMessageSize: size().optional().describe('Largest message this app may send (552 5.3.4 beyond; kept as the message streams in, like the listener\'s).'),
       messagesPerMinute: intInRange(1, 1_000_000).optional().describe('451 4.7.1 beyond, with the reason.'),
       recipientsPerDay: intInRange(1, 100_000_000).optional().describe('Rolling 24 hours; 451 4.7.1 beyond.'),
     })

@@ -10,6 +10,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { applyEnvOverrides, type EnvOverride } from './env.js';
 import { readMasterKey, type MasterKey } from './master-key.js';
+import { listenerProblems } from './listeners.js';
 import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
 import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
@@ -145,10 +146,9 @@ function crossCheck(config: Config): string[] {
       users.set(user, name);
     }
   }
-  for (const [name, listener] of Object.entries(config.listeners)) {
-    if (listener.trustedPlaintext && !['127.0.0.1', '::1', 'localhost'].includes(listener.host)) {
-      problems.push(`listeners.${name}.trustedPlaintext: only for a listener on 127.0.0.1 or ::1 (this one is on ${listener.host}): passwords would cross the network unencrypted`);
-    }
+  problems.push(...listenerProblems(config));
+  if (config.http && config.http.maxBuffered < config.http.maxMessageSize) {
+    problems.push(`http.maxBuffered: ${config.http.maxBuffered} bytes is less than http.maxMessageSize (${config.http.maxMessageSize} bytes); make it at least that`);
   }
   for (const [name, route] of Object.entries(config.routes)) {
     const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;

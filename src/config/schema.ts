@@ -14,13 +14,14 @@ import { doctorSchema } from './doctor.js';
 import { httpSchema, sendmailSchema } from './submission.js';
 import { adminSchema } from './admin.js';
 import { notifySchema } from './notify.js';
+import { isLoopbackHost } from './listeners.js';
 
 
 const listenerTls = z
   .strictObject({
     mode: oneOf(['starttls', 'implicit', 'none'])
       .default('starttls')
-      .describe('starttls: offer STARTTLS; implicit: TLS from the first byte (port 465 style); none: plaintext only.'),
+      .describe('starttls: offer STARTTLS (AUTH only after it); implicit: TLS from the first byte (port 465 style); none: plaintext only, no AUTH unless trustedPlaintext.'),
     cert: text('a path to a PEM certificate file').optional().describe('PEM certificate (chain). Without cert and key a self-signed certificate is generated, with a warning.'),
     key: text('a path to a PEM private key file').optional().describe('PEM private key for cert.'),
     minVersion: tlsVersion().default('TLSv1.2'),
@@ -32,7 +33,7 @@ const listener = z.strictObject({
   port: intInRange(0, 65535).default(2525).describe('0 picks a free port (tests); the port chosen is logged.'),
   hostname: text('a host name').optional().describe('Name in the greeting and Received headers; defaults to node.name.'),
   tls: listenerTls,
-  maxMessageSize: size().prefault('35MB').describe('Advertised in EHLO SIZE and enforced (552 5.3.4). 35MB is Exchange Online\'s default.'),
+  maxMessageSize: size().prefault('35MB').describe('Advertised in EHLO SIZE and enforced as the message streams in: nothing past it is stored, and the client gets 552 5.3.4. 35MB is Exchange Online\'s default.'),
   maxRecipients: intInRange(1, 100_000).default(500).describe('Recipients per message (452 4.5.3 beyond it).'),
   maxConnections: intInRange(1, 100_000).default(200).describe('Simultaneous client connections on this listener.'),
   idleTimeout: duration().prefault('5m').describe('A client silent for this long is disconnected.'),
@@ -41,12 +42,23 @@ const listener = z.strictObject({
     .describe('Wait before the 220 greeting to catch early talkers. 0 for listeners that only serve known applications (each delay caps throughput for clients that connect per message).'),
   trustedPlaintext: bool()
     .default(false)
-    .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1, for local applications that cannot do STARTTLS.'),
-  restricted: bool().default(false).describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting.'),
+    .describe('Allow AUTH without TLS on this listener: only for a listener on 127.0.0.1/::1 (not with tls.mode: implicit), for local applications that cannot do STARTTLS. Without it AUTH needs TLS: 530 5.7.0 before STARTTLS, 503 5.5.1 on a tls.mode: none listener.'),
+  restricted: bool()
+    .optional()
+    .describe('Refuse connections (554) from addresses no app lists in its networks, before the greeting. Default: true on a listener that is not on loopback (127.0.0.1, ::1, localhost), false on loopback.'),
+  unauthenticated: z
+    .strictObject({
+      maxCommands: intInRange(1, 10_000).default(20).describe('Commands a client that is not (yet) an app may give; then 421 4.7.0 and the connection is closed.'),
+      timeout: duration().prefault('1m').describe('How long a client that is not (yet) an app may stay connected; then 421 4.7.0 and the connection is closed.'),
+    })
+    .prefault({})
+    .describe('A session whose client is not (yet) an app: not authenticated, and its address in no app\'s networks. AUTH ends these limits.'),
   bareLineEndings: oneOf(['reject', 'normalize'])
     .default('reject')
     .describe('A bare LF or bare CR inside DATA: reject (550 5.5.2, as Postfix does since the SMTP smuggling disclosures) or normalize to CRLF for legacy applications.'),
-});
+})
+  // A listener other machines can reach takes only the apps' networks unless the admin says otherwise.
+  .transform((l) => ({ ...l, restricted: l.restricted ?? !isLoopbackHost(l.host) }));
 
 const retry = z
   .strictObject({

@@ -23,6 +23,12 @@ export const httpSchema = z
     hostname: text('a host name').optional().describe('Name in the Received header of messages submitted over HTTP; defaults to node.name.'),
     maxMessageSize: size().prefault('35MB').describe('Largest message (raw MIME, or the message built from JSON) the API takes: 413 beyond.'),
     maxRecipients: intInRange(1, 100_000).default(500).describe('Recipients (to, cc and bcc together) per request.'),
+    maxConcurrent: intInRange(1, 100_000)
+      .default(20)
+      .describe('Submissions taken in at once (each holds its body in memory until committed); beyond it 503 (busy) with Retry-After.'),
+    maxBuffered: size()
+      .prefault('256MB')
+      .describe('Bytes of request bodies held in memory at once, all submissions together (reserved from Content-Length, else as they arrive); beyond it 503 (busy) with Retry-After. At least maxMessageSize.'),
     idempotencyTtl: duration().prefault('24h').describe('How long an Idempotency-Key and its first answer are kept: a retry within this time gets the same answer and creates no second message.'),
   })
   .optional()

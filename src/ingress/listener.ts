@@ -12,7 +12,7 @@ import type { DeliveryIntake } from '../delivery/scheduler.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal } from '../policy/door.js';
 import type { Store } from '../queue/store.js';
-import { RelaySmtpServer, smtpError } from './connection.js';
+import { RelaySmtpServer, smtpError, type RelaySmtpServerOptions } from './connection.js';
 import { receive } from './receive.js';
 import type { TlsIdentity } from './tls.js';
 
@@ -28,6 +28,13 @@ export interface IngressDeps {
 }
 
 type Callback = (err?: Error | null) => void;
+
+/** When a listener lets a session AUTH (docs: only after STARTTLS, unless trustedPlaintext). */
+function authOn(config: ListenerConfig, appsUseAuth: boolean): RelaySmtpServerOptions['auth'] {
+  if (!appsUseAuth) return 'off';
+  if (config.trustedPlaintext) return 'plaintext';
+  return config.tls.mode === 'none' ? 'off' : 'tls';
+}
 const refused = (r: Refusal) => smtpError(r.code, r.enhanced, r.text);
 const isRefusal = (value: object): value is Refusal => 'code' in value && 'enhanced' in value;
 
@@ -45,7 +52,7 @@ export class SmtpListener {
     private readonly deps: IngressDeps,
   ) {
     this.log = deps.log.child({ listener: name });
-    const receiveDeps = { ...deps, log: this.log, listener: name, config }; // once, not per message
+    const receiveDeps = { ...deps, log: this.log, listener: name, config, sizeKey: `listeners.${name}.maxMessageSize` }; // once, not per message
     const tls = deps.tls;
     this.server = new RelaySmtpServer({
       name: deps.hostname,
@@ -53,6 +60,8 @@ export class SmtpListener {
       greetingDelay: config.greetingDelay,
       secure: config.tls.mode === 'implicit',
       hideSTARTTLS: config.tls.mode === 'none',
+      // Hidden is not off: smtp-server would still answer STARTTLS, with the test key it ships.
+      disabledCommands: config.tls.mode === 'none' ? ['STARTTLS'] : [],
       ...(tls ? { key: tls.key, cert: tls.cert } : {}),
       minVersion: config.tls.minVersion,
       size: config.maxMessageSize,
@@ -61,8 +70,12 @@ export class SmtpListener {
       // message and its recipients (mailParams, recipient params) for src/notify's DSNs.
       hideDSN: false,
       authMethods: ['PLAIN', 'LOGIN'],
-      // Only apps with a password can use AUTH; without any, it is not offered at all.
-      disabledCommands: deps.door.apps.usesAuth ? [] : ['AUTH'],
+      // Only apps with a password can use AUTH; without any, or on a plaintext listener that is
+      // not trusted, it is not offered at all. Enforced by RelaySmtpServer (connection.ts).
+      auth: authOn(config, deps.door.apps.usesAuth),
+      // Through the door, so a reloaded config's networks count from the next connection on.
+      isApp: (address) => deps.door.apps.byAddress(address) !== undefined,
+      unauthenticated: { ...config.unauthenticated, key: `listeners.${name}.unauthenticated` },
       allowInsecureAuth: config.trustedPlaintext,
       disableReverseLookup: true,
       maxClients: config.maxConnections,

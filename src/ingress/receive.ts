@@ -1,22 +1,25 @@
 /**
- * Taking a message in: the client's DATA streams through the line-ending guard (and, when
- * the app has From rules, the From reader/rewriter) into the store's body writer; then the
- * size and From are checked against the app, its budget reserved, and the message, its
+ * Taking a message in: the client's DATA streams through the size gate, the line-ending
+ * guard (and, when the app has From rules, the From reader/rewriter) into the store's body
+ * writer; then From is checked against the app, its budget reserved, and the message, its
  * envelope and its body committed — only then is the answer 250. Anything short of that
- * gets a reply that says what went wrong, and nothing is kept.
+ * gets a reply that says what went wrong, and nothing is kept. A message over the size limit
+ * stops at the gate: nothing past the limit reaches the store, the rest of DATA is read and
+ * dropped, and the answer is 552 5.3.4 naming the limit and its key.
  */
 import type { Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
-import { fromHeaderStream, type ParsedAddress } from '../mime/from-header.js';
+import { fromHeaderStream, type Originators } from '../mime/from-header.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
 import { metrics } from '../admin/metrics.js';
 import type { Store } from '../queue/store.js';
 import { LineEndingGuard } from './line-endings.js';
+import { MessageTooLarge, SizeGate } from './size-gate.js';
 import { receivedHeader } from './received.js';
 
 export interface ReceiveDeps {
@@ -28,6 +31,8 @@ export interface ReceiveDeps {
   lifetimeMs: number;
   listener: string;
   config: Pick<ListenerConfig, 'bareLineEndings' | 'maxMessageSize'>;
+  /** The config key that sets config.maxMessageSize (listeners.<name>.maxMessageSize, http.maxMessageSize), for the 552. */
+  sizeKey: string;
 }
 
 /** What receive reads of a submission: SMTP's DATA stream and session, or the HTTP API's (ingress/http/submit.ts). */
@@ -44,27 +49,24 @@ const no = (code: number, enhanced: string, text: string): Reply => ({ ok: false
 export async function receive(stream: IncomingData, session: IncomingSession, app: App, deps: ReceiveDeps, id = newMessageId(Date.now())): Promise<Reply> {
   const receivedAt = Date.now();
   const log = deps.log.child({ msgId: id, app: app.name });
+  const limit = deps.door.sizeLimit(app, { bytes: deps.config.maxMessageSize, key: deps.sizeKey });
+  const gate = new SizeGate(limit.bytes);
   const writer = deps.store.createBodyWriter(id);
   const guard = new LineEndingGuard(deps.config.bareLineEndings);
-  let headerFrom: ParsedAddress | null = null;
+  let originators: Originators | null = null;
   const rewrite = app.config.rewrite;
   const headers = deps.door.readsFrom(app)
-    ? fromHeaderStream({ onFrom: (from) => (headerFrom = from), rewriteTo: rewrite?.from ? rewrite.to : undefined })
+    ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
   try {
-    await pump(stream, guard, headers, writer);
-    if (stream.sizeExceeded) {
-      await writer.abort(); // smtp-server answers 552 5.3.4 itself
-      log.info({ size: stream.byteLength, limit: deps.config.maxMessageSize }, 'refused: message too large');
-      return no(552, '5.3.4', 'Message size exceeds fixed maximum message size');
-    }
+    await pump(stream, gate, guard, headers, writer);
     if (guard.violation) {
       await writer.abort();
       log.info({ client: session.remoteAddress, violation: guard.violation }, 'refused: bare line ending in DATA');
       return no(550, '5.5.2', `Message refused: ${guard.violation} received; lines must end in CRLF (listener "${deps.listener}" has bareLineEndings: reject)`);
     }
     const envelope = session.envelope;
-    const policy = await deps.door.afterData(app, stream.byteLength, (headerFrom as ParsedAddress | null)?.address ?? null, envelope.rcptTo.length);
+    const policy = await deps.door.afterData(app, stream.byteLength, originators, envelope.rcptTo.length);
     if (policy) {
       await writer.abort();
       log.info({ client: session.remoteAddress, reply: `${policy.code} ${policy.enhanced} ${policy.text}` }, 'refused by the app\'s rules');
@@ -116,6 +118,11 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
     return { ok: true, message: `Ok: queued as ${id}` };
   } catch (err) {
     await writer.abort().catch(() => undefined);
+    if (err instanceof MessageTooLarge) {
+      discardRest(stream);
+      log.info({ client: session.remoteAddress, seen: gate.seen, limit: limit.bytes }, 'refused: message too large; the rest of it is read and dropped');
+      return { ok: false, ...limit.refusal };
+    }
     if (stream.destroyed && !stream.readableEnded) {
       log.info({ client: session.remoteAddress }, 'client went away during DATA; nothing kept');
       return no(421, '4.4.2', 'Connection lost during DATA');
@@ -126,22 +133,29 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
 }
 
 /**
- * stream -> guard [-> From reader/rewriter] -> writer, settling when the writer has finished
- * or anything failed. (stream.pipeline does the same but allocates an AbortController per
- * call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
+ * stream -> gate -> guard [-> From reader/rewriter] -> writer, settling when the writer has
+ * finished or anything failed. (stream.pipeline does the same but allocates an AbortController
+ * per call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
  */
-function pump(stream: IncomingData, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
+function pump(stream: IncomingData, gate: Transform, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
     stream.once('error', fail);
     stream.once('close', () => {
       if (!stream.readableEnded) fail(null);
     });
-    for (const stage of [guard, from?.input, from?.output]) stage?.once('error', fail);
+    for (const stage of [gate, guard, from?.input, from?.output]) stage?.once('error', fail);
     writer.once('error', fail);
     writer.once('finish', () => resolve());
-    stream.pipe(guard);
+    stream.pipe(gate).pipe(guard);
     const last = from ? (guard.pipe(from.input), from.output) : guard;
     last.pipe(writer);
   });
+}
+
+/** Reads what the client still sends of a refused message and drops it: DATA must end before the 552 can be given. */
+function discardRest(stream: IncomingData): void {
+  stream.unpipe();
+  stream.on('error', () => undefined); // a client that leaves now has been answered already
+  stream.resume();
 }

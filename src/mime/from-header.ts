@@ -23,6 +23,29 @@ export function firstAddress(header: string): ParsedAddress | null {
   return null;
 }
 
+/** Every address in a header's value (all of a list, the members of a group). */
+function allAddresses(value: string): ParsedAddress[] {
+  if (!value) return [];
+  return addressparser(value, { flatten: true }).flatMap((entry) => ('address' in entry && entry.address ? [{ name: entry.name ?? '', address: entry.address }] : []));
+}
+
+/**
+ * Who the message says it is from: every address of every From header and Sender header,
+ * and how many of each there are (RFC 5322 allows one of each). A rule that looked only at
+ * the first From address would let `From: allowed@…, ceo@…` or a second From through.
+ */
+export interface Originators {
+  from: ParsedAddress[];
+  fromHeaders: number;
+  sender: ParsedAddress[];
+  senderHeaders: number;
+}
+
+function originatorsOf(headers: Headers): Originators {
+  const values = (key: string) => headers.getDecoded(key).flatMap((h) => allAddresses(String(h.value)));
+  return { from: values('from'), fromHeaders: headers.get('from').length, sender: values('sender'), senderHeaders: headers.get('sender').length };
+}
+
 /** Reads just the root header block's From, then lets go of the stream. */
 export async function readFrom(message: Readable): Promise<ParsedAddress | null> {
   const headers = await readRootHeaders(message);
@@ -65,6 +88,8 @@ function rewrite(headers: Headers, from: ParsedAddress, to: string): void {
 export interface FromHeaderOptions {
   /** Told the From address (null when there is none) as soon as the root headers are read. */
   onFrom?: (from: ParsedAddress | null) => void;
+  /** Told every From and Sender address (before any rewrite) as soon as the root headers are read. */
+  onOriginators?: (found: Originators) => void;
   /** Rewrite the From to this address (when it differs). */
   rewriteTo?: string | ((from: ParsedAddress | null) => string | null);
 }
@@ -79,6 +104,7 @@ export function fromHeaderStream(options: FromHeaderOptions): { input: Transform
       if (chunk.type === 'node' && chunk.root) {
         const from = chunk.headers ? firstAddress(chunk.headers.getFirst('from')) : null;
         options.onFrom?.(from);
+        if (options.onOriginators) options.onOriginators(chunk.headers ? originatorsOf(chunk.headers) : { from: [], fromHeaders: 0, sender: [], senderHeaders: 0 });
         const to = typeof options.rewriteTo === 'function' ? options.rewriteTo(from) : options.rewriteTo;
         if (to && chunk.headers && from && from.address.toLowerCase() !== to.toLowerCase()) rewrite(chunk.headers, from, to);
       }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ProtectionConfig } from '../config/schema.js';
+import type { Originators } from '../mime/from-header.js';
 import type { Store } from '../queue/store.js';
 import { AppDirectory, type App } from './apps.js';
 import type { Predictions } from './predict.js';
@@ -107,11 +108,21 @@ export class Door {
     return checkRecipient(app, recipient, already) ?? this.predictions.recipient(app, mailFrom, recipient) ?? { address: recipient };
   }
 
+  /**
+   * The largest message this app may send through a way in whose own limit is `bytes` (set by
+   * the config key `key`), and the refusal beyond it: the smaller of the two, naming its key.
+   */
+  sizeLimit(app: App, way: { bytes: number; key: string }): { bytes: number; refusal: Refusal } {
+    const max = app.config.limits.maxMessageSize;
+    if (max !== undefined && max <= way.bytes) return { bytes: max, refusal: tooLarge(app, max) };
+    return { bytes: way.bytes, refusal: { code: 552, enhanced: '5.3.4', text: `Message too large: at most ${way.bytes} bytes (${way.key})` } };
+  }
+
   /** After DATA: the message's size and header From, then the app's budget (reserved for this message). */
-  async afterData(app: App, size: number, headerFrom: string | null, recipients: number): Promise<Refusal | null> {
+  async afterData(app: App, size: number, originators: Originators | null, recipients: number): Promise<Refusal | null> {
     const max = app.config.limits.maxMessageSize;
     if (max !== undefined && size > max) return tooLarge(app, max);
-    const refusal = checkHeaderFrom(app, headerFrom);
+    const refusal = checkHeaderFrom(app, originators);
     if (refusal) return refusal;
     const { messagesPerMinute, recipientsPerDay } = app.config.limits;
     if (messagesPerMinute === undefined && recipientsPerDay === undefined) return null;
@@ -119,7 +130,7 @@ export class Door {
     return reserved.ok ? null : rateRefusal(app, reserved.limit, reserved.used, reserved.until);
   }
 
-  /** Whether DATA must be read for the From header (a check or a rewrite). */
+  /** Whether DATA must be read for the From and Sender headers (a check, or a rewrite that must be the only From). */
   readsFrom(app: App): boolean {
     return app.config.from.length > 0 || Boolean(app.config.rewrite?.from);
   }

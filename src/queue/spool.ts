@@ -31,6 +31,8 @@ export class SpoolWriter extends Writable implements BodyWriter {
   private size = 0;
   private readonly hash: Hash = createHash('sha256');
   private file: FileHandle | null = null;
+  /** The spool write in progress, so abort() removes the file only after it was made and written. */
+  private writing: Promise<void> = Promise.resolve();
   private resolveStored!: (body: SpooledBody) => void;
   private rejectStored!: (err: Error) => void;
 
@@ -57,7 +59,8 @@ export class SpoolWriter extends Writable implements BodyWriter {
       callback();
       return;
     }
-    this.spill(chunk).then(() => callback(), callback);
+    this.writing = this.spill(chunk);
+    this.writing.then(() => callback(), callback);
   }
 
   private async spill(chunk: Buffer): Promise<void> {
@@ -97,11 +100,13 @@ export class SpoolWriter extends Writable implements BodyWriter {
 
   async abort(): Promise<void> {
     this.chunks = [];
+    // Destroyed first, so no buffered chunk starts another write; then the one under way lands.
+    if (!this.writableFinished) this.destroy();
+    await this.writing.catch(() => undefined);
     if (this.file) {
       await this.file.close().catch(() => undefined);
       this.file = null;
     }
-    if (!this.writableFinished) this.destroy();
     await rm(this.path, { force: true });
   }
 }

@@ -69,6 +69,9 @@ describe('config errors', () => {
     expect(problemsOf('listeners:\n  default:\n    tls:\n      cert: server.crt\n')).toEqual([
       'relay365.yaml: listeners.default.tls: cert and key go together; give both or neither',
     ]);
+    expect(problemsOf('http:\n  maxMessageSize: 35MB\n  maxBuffered: 10MB\n')).toEqual([
+      'relay365.yaml: http.maxBuffered: 10485760 bytes is less than http.maxMessageSize (36700160 bytes); make it at least that',
+    ]);
   });
 
   it('names the environment variable when the environment set the bad value', () => {
@@ -110,6 +113,24 @@ describe('config loading', () => {
     expect(config.routes.primary).toMatchObject({ port: 2587, auth: { user: 'relay@contoso.example', pass: '123456' } });
     expect(config.listeners.default?.maxMessageSize).toBe(10 * 1024 ** 2);
     expect(config.delivery.retry.initial).toBe(30_000);
+  });
+
+  it('restricts a listener other machines can reach to the apps\' networks unless told otherwise', () => {
+    const dir = tempDir();
+    const listeners = 'listeners:\n  public: {host: 0.0.0.0}\n  v6: {host: "::"}\n  local: {host: 127.0.0.1}\n  open: {host: 0.0.0.0, restricted: false}\n  strict: {host: ::1, restricted: true}\n';
+    writeFileSync(join(dir, 'relay365.yaml'), `${listeners}apps:\n  scanner: {networks: [10.1.50.0/24]}\n`);
+    const { config } = loadConfig({ path: 'relay365.yaml', cwd: dir, env: {} });
+    expect(Object.fromEntries(Object.entries(config.listeners).map(([name, l]) => [name, l.restricted]))).toEqual({ public: true, v6: true, local: false, open: false, strict: true });
+  });
+
+  it('refuses a restricted listener that would turn everyone away, saying what to set', () => {
+    const hash = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=';
+    expect(problemsOf(`listeners:\n  public: {host: 0.0.0.0}\napps:\n  erp: {auth: {passwordHash: "${hash}"}}\n`)).toEqual([
+      "relay365.yaml: listeners.public.restricted: this listener on 0.0.0.0 takes connections only from the apps' networks (restricted, the default off loopback), but no app lists networks, so every connection would be refused; list the apps' networks (apps.<app>.networks), or set listeners.public.restricted: false for apps that AUTH from anywhere",
+    ]);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'relay365.yaml'), `listeners:\n  public: {host: 0.0.0.0, restricted: false}\napps:\n  erp: {auth: {passwordHash: "${hash}"}}\n`);
+    expect(loadConfig({ path: 'relay365.yaml', cwd: dir, env: {} }).config.listeners.public?.restricted).toBe(false);
   });
 
   it('takes the path from RELAY365_CONFIG', () => {

@@ -28,7 +28,7 @@ beforeAll(async () => {
     store: { inlineLimit: '1KB' },
     http: { host: '127.0.0.1', port: 0, maxMessageSize: '64KB' },
     apps: {
-      erp: { apiTokens: [erp.hash], senders: ['*@contoso.example'], recipients: { denyDomains: ['fabrikam.example'] } },
+      erp: { apiTokens: [erp.hash], senders: ['*@contoso.example'], from: ['*@contoso.example'], recipients: { denyDomains: ['fabrikam.example'] } },
       limited: { apiTokens: [limited.hash], limits: { messagesPerMinute: 1 } },
     },
     routes: { graph: { transport: 'graph', mailbox: DEMO.relay.address, credentials: app, endpoint: t.sandbox.urls.graph, ca: [t.sandbox.caPath] } },
@@ -141,6 +141,9 @@ describe('problem documents', () => {
     ['a message too large', () => post(message('x', { text: 'y'.repeat(70_000) })), 413, 'too-large', /64KB|65536|http\.maxMessageSize/],
     ['a sender the app may not use', () => post(message('x', { from: 'ceo@fabrikam.example' })), 403, 'policy-refused', /apps\.erp\.senders: \*@contoso\.example/],
     ['a recipient domain the app may not send to', () => post(message('x', { to: 'partner@fabrikam.example' })), 403, 'policy-refused', /apps\.erp\.recipients\.denyDomains/],
+    ['two From headers in a raw message', () => post(`From: ${DEMO.relay.address}\r\nFrom: ceo@fabrikam.example\r\nTo: ${DEMO.alice.address}\r\nSubject: x\r\n\r\nx\r\n`, { type: 'message/rfc822' }), 403, 'policy-refused', /^The message has 2 From headers; RFC 5322 allows one$/],
+    ['a second From address the app may not use', () => post(`From: ${DEMO.relay.address}, ceo@fabrikam.example\r\nTo: ${DEMO.alice.address}\r\nSubject: x\r\n\r\nx\r\n`, { type: 'message/rfc822' }), 403, 'policy-refused', /Header From <ceo@fabrikam\.example> is not allowed for app erp \(apps\.erp\.from: \*@contoso\.example\)/],
+    ['a Sender the app may not use', () => post(`From: ${DEMO.relay.address}\r\nSender: ceo@fabrikam.example\r\nTo: ${DEMO.alice.address}\r\nSubject: x\r\n\r\nx\r\n`, { type: 'message/rfc822' }), 403, 'policy-refused', /Header Sender <ceo@fabrikam\.example> is not allowed for app erp/],
     ['a bad Idempotency-Key', () => post(message('x'), { headers: { 'idempotency-key': 'x'.repeat(300) } }), 400, 'bad-idempotency-key', /255/],
   ];
 

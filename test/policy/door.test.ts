@@ -106,6 +106,23 @@ describe('an authenticated app', () => {
     c.close();
   });
 
+  it('is refused any From or Sender address it may not use, and a second From or Sender header', async () => {
+    const c = client({ user: 'erp', pass: 'erp-secret' });
+    const send = (headers: string) =>
+      c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: `${headers}\r\nSubject: x\r\n\r\nx\r\n` }).then(
+        () => 'accepted',
+        (e: { response?: string }) => e.response,
+      );
+    const notAllowed = (header: string, address: string) => `550 5.7.1 Header ${header} <${address}> is not allowed for app erp (apps.erp.from: *@contoso.example)`;
+    expect(await send('From: erp@contoso.example, ceo@fabrikam.example')).toBe(notAllowed('From', 'ceo@fabrikam.example'));
+    expect(await send('From: Staff: erp@contoso.example, CEO <ceo@fabrikam.example>;')).toBe(notAllowed('From', 'ceo@fabrikam.example'));
+    expect(await send('From: erp@contoso.example\r\nFrom: ceo@fabrikam.example')).toBe('550 5.6.0 The message has 2 From headers; RFC 5322 allows one');
+    expect(await send('From: erp@contoso.example\r\nSender: ceo@fabrikam.example')).toBe(notAllowed('Sender', 'ceo@fabrikam.example'));
+    expect(await send('From: erp@contoso.example\r\nSender: a@contoso.example\r\nSender: b@contoso.example')).toBe('550 5.6.0 The message has 2 Sender headers; RFC 5322 allows one');
+    expect(await send('From: Undisclosed:;')).toMatch(/^550 5\.7\.1 The message's From header has no address; app erp may only send from \*@contoso\.example \(apps\.erp\.from\)$/);
+    c.close();
+  });
+
   it('is held to its messages per minute with 451 4.7.1 and the reason', async () => {
     const c = client({ user: 'erp', pass: 'erp-secret' });
     const send = () => c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['anna@contoso.example'] }, raw: 'From: erp@contoso.example\r\nSubject: rate\r\n\r\nx\r\n' });
@@ -133,6 +150,15 @@ describe('an app recognised by its address (IPv6 ::1)', () => {
     const text = message.raw.toString();
     expect(text).toContain('From: "SAP System" <sap@contoso.example>\r\n');
     expect(text).toContain('Reply-To: "SAP System" <sapadmin@localhost>\r\n');
+  });
+
+  it('is refused a second From header, which the rewrite would leave in place', async () => {
+    const talk = await greeted(v6, '::1');
+    expect(await talk.command('MAIL FROM:<sapadmin>')).toMatch(/^250 /);
+    expect(await talk.command('RCPT TO:<john>')).toMatch(/^250 /);
+    expect(await talk.command('DATA')).toMatch(/^354/);
+    expect(await talk.command('From: sapadmin@localhost\r\nFrom: ceo@contoso.example\r\nSubject: two\r\n\r\nx\r\n.')).toBe('550 5.6.0 The message has 2 From headers; RFC 5322 allows one');
+    talk.close();
   });
 
   it('is not that app over IPv4: the same client from 127.0.0.1 must AUTH', async () => {

@@ -7,6 +7,7 @@
  * 202 means committed: the answer is sent after receive.ts has stored the message, exactly
  * as an SMTP 250. Every error is an RFC 7807 problem document (problems.ts).
  */
+import { Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,6 +20,7 @@ import { newMessageId } from '../../queue/ids.js';
 import type { IdempotentAnswer } from '../../queue/store.js';
 import type { ReceiveDeps } from '../receive.js';
 import { composeJson, jsonMessageSchema } from './compose.js';
+import { Admission, type Admitted } from './admission.js';
 import { claimKey, fingerprint } from './idempotency.js';
 import { problem, sendProblem, type Problem } from './problems.js';
 import { submit } from './submit.js';
@@ -27,12 +29,12 @@ import { submit } from './submit.js';
 export interface SubmissionContext {
   door: Door;
   tokens: ApiTokens;
-  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config'>;
+  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config' | 'sizeKey'>;
 }
 
 export interface SubmissionApiOptions {
   context: () => SubmissionContext;
-  config: Pick<HttpConfig, 'maxMessageSize' | 'maxRecipients' | 'idempotencyTtl'>;
+  config: Pick<HttpConfig, 'maxMessageSize' | 'maxRecipients' | 'idempotencyTtl' | 'maxConcurrent' | 'maxBuffered'>;
   log: Logger;
   /** The listener name in logs and the store ("http"). */
   listener?: string;
@@ -41,8 +43,12 @@ export interface SubmissionApiOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     relay365App?: App;
+    relay365Admitted?: Admitted;
   }
 }
+
+/** A body that would take the API past http.maxBuffered while it arrives (no Content-Length to reserve up front). */
+const BUSY = 'RELAY365_BUSY';
 
 const isProblem = (value: unknown): value is Problem => typeof value === 'object' && value !== null && 'type' in value && 'status' in value;
 const accepted = (id: string): IdempotentAnswer => ({ status: 202, body: JSON.stringify({ id, status: 'queued' }) });
@@ -55,7 +61,12 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
   api.removeAllContentTypeParsers();
   api.addContentTypeParser(['message/rfc822', 'application/json'], { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
 
+  const admission = new Admission(options.config);
+  const busy = (what: string) =>
+    problem('busy', `${what}; try again in a few seconds (http.maxConcurrent is ${options.config.maxConcurrent} submissions, http.maxBuffered ${options.config.maxBuffered} bytes)`);
+
   api.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, request, reply) => {
+    if (err.code === BUSY) return sendProblem(reply, busy('The bodies of the submissions in progress fill the memory set aside for them'));
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('too-large', `The request is larger than this API takes (http.maxMessageSize is ${options.config.maxMessageSize} bytes)`));
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err.code === 'FST_ERR_CTP_EMPTY_TYPE') {
       return sendProblem(reply, problem('unsupported-media-type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')}: send message/rfc822 (a whole message) or application/json`));
@@ -75,6 +86,30 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
       return sendProblem(reply, problem('unauthorized', token ? 'The API token is not one of any app (apps.<app>.apiTokens); make one with `relay365 app token <app>`' : 'Send the app\'s API token as Authorization: Bearer <token>'));
     }
     request.relay365App = app;
+    // A place and room for the body before any of it is read; both given back when the answer is sent or the client leaves.
+    const admitted = admission.enter();
+    if (!admitted) return refuse(reply, app, busy(`${options.config.maxConcurrent} submissions are being taken in already`));
+    reply.raw.once('close', () => admitted.leave());
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > 0 && !admitted.reserve(Math.min(declared, bodyLimit))) {
+      admitted.leave();
+      return refuse(reply, app, busy('The bodies of the submissions in progress fill the memory set aside for them'));
+    }
+    if (!(declared >= 0)) request.relay365Admitted = admitted;
+  });
+
+  // A body without Content-Length (chunked) takes its room as it arrives.
+  api.addHook('preParsing', async (request, _reply, payload) => {
+    const admitted = request.relay365Admitted;
+    if (!admitted) return payload;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (admitted.reserve(chunk.length)) return callback(null, chunk);
+        callback(Object.assign(new Error('the submissions in progress hold http.maxBuffered bytes'), { code: BUSY, statusCode: 503 }));
+      },
+    });
+    payload.on('error', (err) => counted.destroy(err));
+    return payload.pipe(counted);
   });
 
   api.post('/api/v1/messages', async (request, reply) => {
@@ -107,7 +142,7 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
 
   async function take(request: FastifyRequest, app: App, type: string, body: Buffer, id: string) {
     const context = options.context();
-    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize } };
+    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize }, sizeKey: 'http.maxMessageSize' };
     const socket = request.raw.socket as Partial<TLSSocket>;
     const client = { address: request.ip, tls: typeof socket.getCipher === 'function' ? socket.getCipher() : null };
     const composed = type === 'application/json' ? await fromJson(body) : await fromRaw(request, body);

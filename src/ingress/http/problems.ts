@@ -20,6 +20,7 @@ export const PROBLEM_TYPES = {
   'policy-refused': { status: 403, title: 'The app may not send this message' },
   'rate-limited': { status: 429, title: 'The app has reached its sending limit' },
   'try-again': { status: 503, title: 'The message could not be stored; try again' },
+  busy: { status: 503, title: 'The API is taking as many submissions as it can; try again shortly' },
   'bad-idempotency-key': { status: 400, title: 'The Idempotency-Key header is not valid' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },
   'idempotency-key-in-use': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
@@ -57,6 +58,6 @@ export function fromRefusal(refusal: Refusal, field?: string): Problem {
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="relay365"');
-  if (p.status === 429 || p.status === 503) reply.header('Retry-After', '60');
+  if (p.status === 429 || p.status === 503) reply.header('Retry-After', p.type === problemUri('busy') ? '5' : '60');
   return reply.code(p.status).type('application/problem+json').send(p);
 }

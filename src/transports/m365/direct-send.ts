@@ -5,7 +5,7 @@
  * reason, or go to the route named in `fallback` (an smtp-oauth, graph or connector route).
  */
 import type { DirectSendRouteConfig } from '../../config/schema.js';
-import { domainOf } from '../../policy/addresses.js';
+import { domainOf, normalDomain } from '../../policy/addresses.js';
 import type { SmtpError } from '../smtp-reply.js';
 import { outcome, type DeliveryJob, type DeliveryResult, type Outcome, type Transport, type TransportContext } from '../transport.js';
 import type { RouteFacts } from './route-facts.js';
@@ -31,7 +31,7 @@ export class DirectSendTransport implements Transport {
   ) {
     this.endpoint = { host: config.host ?? mxHostFor(config.domain), port: config.port };
     this.facts = smtpRouteFacts(route, 'direct-send', this.endpoint, { domain: config.domain });
-    this.accepted = new Set((config.acceptedDomains ?? [config.domain]).map((d) => d.toLowerCase()));
+    this.accepted = new Set((config.acceptedDomains ?? [config.domain]).map((d) => normalDomain(d) ?? d.toLowerCase()));
     this.mailer = createSmtpPool({
       ...this.endpoint,
       tls: 'opportunistic',

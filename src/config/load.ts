@@ -14,6 +14,7 @@ import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
 import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
+import { webhookProblem } from './notify.js';
 
 export { ConfigError } from './problems.js';
 
@@ -85,6 +86,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const masterKey = () => (key === undefined ? (key = readMasterKey({ env, keyFile: config.secrets.keyFile })) : key);
   const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile });
   if (refs.problems.length) throw new ConfigError(refs.problems);
+  const webhook = webhookProblem(config);
+  if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
   return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, warnings: [...(key?.warnings ?? [])] };
 }
 

@@ -2,12 +2,13 @@
  * Which names hold secrets (config keys, log fields, HTTP headers), and how a secret is shown:
  * a long one (16 characters or more) by its first three characters and an ellipsis, enough to
  * tell two secrets apart and not enough to use one; a shorter one as the ellipsis alone,
- * because three characters of a short password are a real part of it. The value of any of
+ * because three characters of a short password are a real part of it; a URL (a webhook's,
+ * whose path is the credential) by its scheme and host. The value of any of
  * these config keys may be a reference (env:NAME, file:/path, enc:v1:…) that the loader
  * resolves (secret-refs.ts); a new secret-bearing key only needs to be listed here (or to end
  * like one). The same names are censored in every log line, at any depth (log.ts).
  */
-export const SECRET_KEYS: readonly string[] = ['pass', 'password', 'secret', 'clientSecret', 'token', 'accessToken', 'refreshToken', 'authorization', 'cookie', 'setCookie', 'apiKey', 'masterKey'];
+export const SECRET_KEYS: readonly string[] = ['pass', 'password', 'secret', 'clientSecret', 'token', 'accessToken', 'refreshToken', 'authorization', 'cookie', 'setCookie', 'apiKey', 'masterKey', 'webhook'];
 
 /**
  * Endings that make any name a secret's, however it is spelt: smtpPassword, refresh_token,
@@ -31,6 +32,8 @@ export const SHOWN_FROM_LENGTH = 16;
 
 export function maskSecret(value: unknown): string {
   const text = String(value);
+  const url = /^https?:\/\/[^/?#\s]+/i.exec(text) && URL.canParse(text) ? new URL(text) : null;
+  if (url) return `${url.origin}/…`;
   return text.length < SHOWN_FROM_LENGTH ? '…' : `${text.slice(0, 3)}…`;
 }
 

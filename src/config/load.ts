@@ -29,6 +29,8 @@ export interface LoadedConfig {
   overrides: EnvOverride[];
   /** Secrets given as env:/file:/enc: references (already replaced by their values in `config`). */
   secretRefs: ResolvedRef[];
+  /** References left as they are because LoadOptions.secrets did not name them (still env:/file:/enc: in `config`). */
+  unresolvedRefs: ResolvedRef[];
   /** Things that work but deserve the admin's attention (a key file others can read). */
   warnings: string[];
 }
@@ -38,6 +40,12 @@ export interface LoadOptions {
   path?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Resolve only the secret references at these key paths (e.g. ['sendmail.password']); without
+   * it, every one. For a command that needs few secrets and may run as a user who cannot read
+   * the others (the master key, the routes' secret files): those are not even looked at.
+   */
+  secrets?: readonly string[];
 }
 
 let cachedJsonSchema: Record<string, unknown> | undefined;
@@ -84,11 +92,12 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // Secret references are resolved last, once, here: nothing after the loader sees env:/file:/enc:.
   let key: MasterKey | null | undefined;
   const masterKey = () => (key === undefined ? (key = readMasterKey({ env, keyFile: config.secrets.keyFile })) : key);
-  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile });
+  const only = options.secrets ? new Set(options.secrets) : undefined;
+  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile, ...(only ? { only } : {}) });
   if (refs.problems.length) throw new ConfigError(refs.problems);
-  const webhook = webhookProblem(config);
+  const webhook = refs.left.some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
   if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, warnings: [...(key?.warnings ?? [])] };
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, warnings: [...(key?.warnings ?? [])] };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

@@ -12,7 +12,7 @@ import { applyEnvOverrides, type EnvOverride } from './env.js';
 import { readMasterKey, type MasterKey } from './master-key.js';
 import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
-import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
+import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
 import { webhookProblem } from './notify.js';
 
@@ -97,7 +97,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (refs.problems.length) throw new ConfigError(refs.problems);
   const webhook = refs.left.some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
   if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, warnings: [...(key?.warnings ?? [])] };
+  const plaintextStore = config.store.url ? plaintextStoreWarning(config.store.url, env) : null;
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, warnings: [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : [])] };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, configJsonSchema, loadConfig } from '../../src/config/load.js';
-import { CLI, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
+import { CLI, runCli, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
 function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
@@ -94,5 +94,43 @@ describe('choosing the PostgreSQL store', () => {
     expect(nodes).toMatch(/^store: PostgreSQL postgres:\/\/postgres:…@127\.0\.0\.1/);
     expect(nodes).toMatch(/node-p\s+running/);
     expect(nodes).not.toContain('S3cret-db-pw');
+  });
+});
+
+describe('a store reached without TLS', () => {
+  const warningsFor = (url: string, env: NodeJS.ProcessEnv = {}) => load(`store: "${url}"\n`, env).warnings;
+  const warning = (host: string, given: string) =>
+    `store.url: the connection to PostgreSQL at ${host} does not require TLS (${given}): the database password and every message may cross the network unencrypted. Add sslmode=verify-full (with sslrootcert=<the server's CA file>) or sslmode=require to the URL`;
+
+  it('is warned about for another host without an sslmode that requires TLS', () => {
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365')).toEqual([warning('db.contoso.example', 'no sslmode')]);
+    for (const mode of ['disable', 'allow', 'prefer']) expect(warningsFor(`postgres://relay365@10.1.2.3:5432/relay365?sslmode=${mode}`)).toEqual([warning('10.1.2.3', `sslmode=${mode}`)]);
+    expect(warningsFor('postgresql://relay365@[2001:db8::5]/relay365?ssl=false')).toEqual([warning('2001:db8::5', 'ssl=false')]);
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365', { PGSSLMODE: 'prefer' })).toEqual([warning('db.contoso.example', 'sslmode=prefer')]);
+  });
+
+  it('is not warned about with TLS required, or on this host (loopback, a Unix socket)', () => {
+    for (const url of [
+      'postgres://relay365@db.contoso.example/relay365?sslmode=verify-full&sslrootcert=/etc/relay365/db-ca.pem',
+      'postgres://relay365@db.contoso.example/relay365?sslmode=require',
+      'postgres://relay365@db.contoso.example/relay365?ssl=true',
+      'postgres://relay365@127.0.0.1/relay365',
+      'postgres://relay365@localhost:5433/relay365?sslmode=disable',
+      'postgres://relay365@[::1]/relay365',
+      'postgres:///relay365?host=/var/run/postgresql',
+      'postgres:///relay365',
+      'postgres://relay365@%2Fvar%2Frun%2Fpostgresql/relay365',
+    ])
+      expect(warningsFor(url), url).toEqual([]);
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365', { PGSSLMODE: 'verify-full' })).toEqual([]);
+  });
+
+  it('config check prints the warning (never the password) and still calls the config valid', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { store: 'postgres://relay365:S3cret-db-pw@db.contoso.example/relay365' });
+    const check = await runCli(dir, ['--config', join(dir, 'relay365.yaml'), 'config', 'check']);
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain(`warning: ${warning('db.contoso.example', 'no sslmode')}`);
+    expect(check.stderr).not.toContain('S3cret-db-pw');
   });
 });

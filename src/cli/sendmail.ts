@@ -30,6 +30,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { own } from '../config/own.js';
 import { ADDRESS, envelopeFromHeaders } from '../mime/envelope-headers.js';
 import { EXIT, reportConfigError } from './context.js';
 
@@ -149,7 +150,7 @@ export async function sendmail(args: string[], globalConfig?: string): Promise<v
 
   const app = settings?.app;
   // The app's AUTH user; a config on another machine than the relay may not list the app itself.
-  const login = app ? (config.apps[app]?.auth?.user ?? app) : undefined;
+  const login = app ? (own(config.apps, app)?.auth?.user ?? app) : undefined;
   if (app && !settings?.password) die(`sendmail.password: needed to log in as app ${app}`, EXIT.config);
   if (login && tls === 'none' && !isLoopback(host)) {
     die(`sendmail.tls: none would send the password of app ${app} unencrypted to ${host}; use starttls or implicit (nothing was sent)`, EXIT.config);

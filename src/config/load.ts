@@ -15,6 +15,7 @@ import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js'
 import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
 import { webhookProblem } from './notify.js';
+import { reservedKeys } from './own.js';
 
 export { ConfigError } from './problems.js';
 
@@ -77,6 +78,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const storeUrlOverride = storeUrl.apply(input);
   if (storeUrlOverride) overrides.push(storeUrlOverride);
   const fileLabel = found ? label : `${label} (not present; defaults)`;
+  const reserved = reservedKeys(input);
+  if (reserved.length) throw new ConfigError(reserved.map((path) => `${fileLabel}: ${path.join('.')}: "__proto__" cannot be a name in relay365's config (JavaScript reserves it); choose another`));
   const result = configSchema.safeParse(structuredClone(input), { reportInput: true });
   if (!result.success) {
     throw new ConfigError(toProblems(result.error.issues, fileLabel, overrides, (path) => knownKeysAt(path, input)));

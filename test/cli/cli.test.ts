@@ -94,6 +94,23 @@ describe('relay365 route', () => {
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toBe('relay365: no route "nowhere"; routes: upstream, legacy\n');
   });
+
+  it('knows no route, app or listener by a name every JavaScript object answers to (__proto__, constructor, toString)', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { routes: { upstream: { transport: 'smarthost', host: 'smtp.contoso.example' } }, apps: { erp: { networks: ['127.0.0.1'] } } });
+    for (const [args, said] of [
+      [['route', 'pause', '__proto__'], 'no route "__proto__"; routes: upstream'],
+      [['route', 'release', 'constructor'], 'no route "constructor"; routes: upstream'],
+      [['setup', 'toString'], 'no route "toString"; routes: upstream'],
+      [['app', 'token', 'constructor'], 'no app "constructor" in the config; add apps.constructor first'],
+      [['send-test', '--to', 'ops@contoso.example', '--listener', 'hasOwnProperty'], 'no listener "hasOwnProperty"; listeners: default'],
+    ] as const) {
+      const res = await cli(dir, [...args]);
+      expect(res.code, args.join(' ')).toBe(64);
+      expect(res.stderr).toBe(`relay365: ${said}\n`);
+      expect(res.stdout).toBe('');
+    }
+  });
 });
 
 describe('relay365 queue and send-test', () => {

@@ -1,10 +1,40 @@
 /**
  * pino JSON logs on stdout. Every line about a message carries its id as `msgId`, so one
- * grep tells a message's whole story. Values under keys that name secrets are censored
- * wherever they appear, as a second line of defence behind never logging them.
+ * grep tells a message's whole story. Values under names that hold secrets (isSecretKey:
+ * clientSecret, refresh_token, Authorization, Set-Cookie, X-Api-Key…) are censored wherever
+ * they appear, at any depth and in child loggers' fields, as a second line of defence behind
+ * never logging them. pino's own `redact` cannot do this: its paths have a fixed depth and
+ * spelling, so a header two levels further down an error object would pass.
  */
 import pino, { type Logger } from 'pino';
-import { SECRET_KEYS } from './config/secrets.js';
+import { isSecretKey } from './config/secrets.js';
+
+export const CENSORED = '[secret]';
+/** Deeper than any log object relay365 writes; beyond it a value is not written at all. */
+const MAX_DEPTH = 32;
+
+/**
+ * A copy of a log object with every secret-named value censored. Errors become pino's
+ * serialized form first (type, message, stack and their own fields, which is where an HTTP
+ * client keeps the request's headers), so their fields are censored too.
+ */
+export function censorSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[too deep]';
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  try {
+    if (value instanceof Error) return censorSecrets(pino.stdSerializers.err(value), depth, seen);
+    if (Buffer.isBuffer(value)) return value;
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return censorSecrets((value as { toJSON(): unknown }).toJSON(), depth + 1, seen);
+    if (Array.isArray(value)) return value.map((v) => censorSecrets(v, depth + 1, seen));
+    const copy: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) copy[key] = isSecretKey(key) && v !== undefined && v !== null ? CENSORED : censorSecrets(v, depth + 1, seen);
+    return copy;
+  } finally {
+    seen.delete(value);
+  }
+}
 
 /**
  * The last log lines this process wrote, as written (secrets already censored): attached to
@@ -38,16 +68,30 @@ export function createLogger(level: string, output: pino.DestinationStream = pin
       else done?.();
     },
   };
-  return pino(
+  const logger = pino(
     {
       name: 'relay365',
       level,
       base: { pid: process.pid },
-      redact: { paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), censor: '[secret]' },
+      formatters: {
+        log: (object) => censorSecrets(object) as Record<string, unknown>,
+        bindings: (bindings) => censorSecrets(bindings) as pino.Bindings,
+      },
+      // Errors are serialized while censoring (censorSecrets); pino's serializer would take the result for another error.
+      serializers: { err: (value: unknown) => value },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
   );
+  // pino formats only the root's bindings; a child's fields (log.child({ … })) are censored here,
+  // on the root, whose child() every child logger inherits.
+  type Child = (this: unknown, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
+  const child = logger.child as unknown as Child;
+  const censoredChild: Child = function (bindings, options) {
+    return child.call(this, censorSecrets(bindings) as pino.Bindings, options);
+  };
+  logger.child = censoredChild as unknown as typeof logger.child;
+  return logger;
 }
 
 export type { Logger };

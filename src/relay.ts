@@ -7,7 +7,9 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { hasOwn } from './config/own.js';
 import { openSignIns } from './credentials/sign-in-store.js';
+import { openSharedAccessTokens } from './credentials/shared-access-tokens.js';
 import { effectiveRoutes, Router } from './delivery/router.js';
 import { MailboxConnections } from './delivery/mailbox-connections.js';
 import { RouteGate } from './delivery/route-gate.js';
@@ -58,7 +60,9 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     throw err;
   });
   const transports = new Map<string, Transport>();
-  const context = { ehloName: node, log, hasRoute: (name: string) => name in effectiveRoutes(config), ...(signIns ? { signIns } : {}), tokenCache: store };
+  // App-only routes share their tokens through the store, sealed with the same master key.
+  const sharedTokens = openSharedAccessTokens(config, store, log, signIns?.key);
+  const context = { ehloName: node, log, hasRoute: (name: string) => hasOwn(effectiveRoutes(config), name), ...(signIns ? { signIns } : {}), ...(sharedTokens ? { sharedTokens } : {}) };
   for (const [name, route] of Object.entries(effectiveRoutes(config))) {
     transports.set(name, createTransport(name, route, context));
     log.info({ route: name, transport: route.transport }, 'route ready');

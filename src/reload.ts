@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config, RouteConfig } from './config/schema.js';
+import { own } from './config/own.js';
 import { effectiveRoutes, type Router } from './delivery/router.js';
 import { AppDirectory } from './policy/apps.js';
 import type { Door } from './policy/door.js';
@@ -49,8 +50,8 @@ export function reloadConfig(current: Reloadable, next: Config): ReloadReport {
   const newRoutes = effectiveRoutes(next);
   const rebuilt: Array<[string, RouteConfig]> = [];
   for (const name of new Set([...Object.keys(oldRoutes), ...Object.keys(newRoutes)])) {
-    const before = oldRoutes[name];
-    const after = newRoutes[name];
+    const before = own(oldRoutes, name);
+    const after = own(newRoutes, name);
     if (!before || !after) report.needsRestart.push(`routes.${name} (${before ? 'removed' : 'added'})`);
     else if (!same(pick(before, CONNECTION_KEYS), pick(after, CONNECTION_KEYS))) report.needsRestart.push(`routes.${name} (its connection or credentials)`);
     else if (!same(before, after)) rebuilt.push([name, after]);
@@ -64,7 +65,7 @@ export function reloadConfig(current: Reloadable, next: Config): ReloadReport {
   }
 
   const appsChanged = !same(old.apps, next.apps);
-  const unknown = routesNamed(next).filter((name) => !(name in oldRoutes));
+  const unknown = routesNamed(next).filter((name) => !Object.hasOwn(oldRoutes, name));
   if (unknown.length && (appsChanged || !same(old.routing, next.routing))) {
     report.needsRestart.push(`apps and routing (they name routes that are not running yet: ${unknown.join(', ')})`);
   } else if (appsChanged || !same(old.routes, next.routes) || !same(old.routing, next.routing)) {

@@ -17,6 +17,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/cookie';
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
+import { own } from '../config/own.js';
 import { verifyPassword } from '../policy/passwords.js';
 import type { Store } from '../queue/store.js';
 import { ProblemError } from './problems.js';
@@ -154,7 +155,7 @@ export class AdminAuth {
 
   private async passwordMatches(user: string, password: string): Promise<boolean> {
     if (user === SETUP_USER && this.setupToken) return sameSecret(password, this.setupToken);
-    const hash = this.config.users[user]?.passwordHash;
+    const hash = own(this.config.users, user)?.passwordHash;
     const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
     return hash !== undefined && ok;
   }

@@ -51,7 +51,7 @@ export async function describeRoutes(config: Config, store: Store, key: MasterKe
     Object.entries(effectiveRoutes(config)).map(async ([name, route]) => {
       const pacing = pacingOf(route);
       const usage = pacing ? await store.sendUsage(pacing.key, now, pacing.limits) : null;
-      const open: Record<string, number> = {};
+      const open: Record<string, number> = Object.create(null) as Record<string, number>; // node names from the store: "constructor" is a name like any other
       if (pacing) for (const c of await store.connectionsInUse(pacing.key, now - SILENT_MS)) open[c.node] = (open[c.node] ?? 0) + 1;
       const budget =
         pacing && usage

@@ -4,6 +4,7 @@
  * echoed) or piped in, and never stored or printed.
  */
 import type { Command } from 'commander';
+import { hasOwn, own } from '../config/own.js';
 import { effectiveRoutes } from '../delivery/router.js';
 import { AppDirectory } from '../policy/apps.js';
 import { hashPassword } from '../policy/passwords.js';
@@ -41,12 +42,12 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
     .description('make the password hash for apps.<app>.auth.passwordHash (the password is read from the terminal or stdin)')
     .action(async (name: string) => {
       const { config } = loadOrExit(global());
-      if (!(name in config.apps)) fail(`no app "${name}" in the config; add apps.${name} first`, EXIT.usage);
+      if (!hasOwn(config.apps, name)) fail(`no app "${name}" in the config; add apps.${name} first`, EXIT.usage);
       const password = await readSecret(`Password for app ${name}: `);
       if (password.length < 12) fail('the password is shorter than 12 characters; applications store it anyway, so make it long', EXIT.dataError);
       const hash = await hashPassword(password);
       process.stdout.write(`apps:\n  ${name}:\n    auth:\n      passwordHash: ${hash}\n`);
-      process.stderr.write(`Put this in the config (relay365 config check validates it); the application logs in as "${config.apps[name]?.auth?.user ?? name}".\n`);
+      process.stderr.write(`Put this in the config (relay365 config check validates it); the application logs in as "${own(config.apps, name)?.auth?.user ?? name}".\n`);
     });
 
   app
@@ -54,9 +55,9 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
     .description('make an API token for the HTTP submission API: the token is shown once, its hash goes into apps.<app>.apiTokens')
     .action((name: string) => {
       const { config } = loadOrExit(global());
-      if (!(name in config.apps)) fail(`no app "${name}" in the config; add apps.${name} first`, EXIT.usage);
+      if (!hasOwn(config.apps, name)) fail(`no app "${name}" in the config; add apps.${name} first`, EXIT.usage);
       const { token, hash } = newApiToken();
-      const existing = config.apps[name]?.apiTokens ?? [];
+      const existing = own(config.apps, name)?.apiTokens ?? [];
       process.stdout.write(`${token}\n`);
       process.stderr.write(`That is app ${name}'s API token (Authorization: Bearer …), shown this once: relay365 keeps only its hash. Add the hash to the config and reload (SIGHUP) or restart:\n`);
       process.stderr.write(`apps:\n  ${name}:\n    apiTokens:\n${[...existing, hash].map((h) => `      - ${h}\n`).join('')}`);

@@ -17,6 +17,7 @@ import pino from 'pino';
 import { readMasterKey } from '../config/master-key.js';
 import { ConfigError } from '../config/problems.js';
 import type { Config, RouteConfig } from '../config/schema.js';
+import { hasOwn, own } from '../config/own.js';
 import { authStatus, type RouteAuthStatus } from '../credentials/auth-status.js';
 import { isDelegated, type DelegatedRoute } from '../credentials/delegated-client.js';
 import { finishThroughLoopback } from '../credentials/loopback.js';
@@ -33,7 +34,7 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const when = (t: number | null) => (t === null ? '-' : `${new Date(t).toISOString()} (${ago(t)})`);
 
 function delegatedRoute(config: Config, name: string): DelegatedRoute {
-  const route = config.routes[name] as RouteConfig | undefined;
+  const route = own(config.routes, name) as RouteConfig | undefined;
   if (!route) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
   if (!('credentials' in route) || !isDelegated(route)) {
     fail(`route "${name}" does not sign a user in (${'credentials' in route ? `credentials.flow: ${route.credentials.flow}` : `transport: ${route.transport}`}); delegated sign-in needs a graph or smtp-oauth route with credentials.flow: delegated`, EXIT.usage);
@@ -139,7 +140,7 @@ export function authCommands(program: Command, global: () => GlobalOptions): voi
     .option('--json', 'as JSON, for scripts and monitoring')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const { config } = loadOrExit(global());
-      if (name !== undefined && !(name in config.routes)) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
+      if (name !== undefined && !hasOwn(config.routes, name)) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
       let key = null;
       try {
         key = readMasterKey({ env: process.env, keyFile: config.secrets.keyFile });

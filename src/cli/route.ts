@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
+import { hasOwn } from '../config/own.js';
 import { activateRoute, describeRoutes, pauseRoute } from '../admin/route-views.js';
 import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
@@ -26,7 +27,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
   };
 
   const known = (config: Config, name: string) => {
-    if (!(name in effectiveRoutes(config))) fail(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`, EXIT.usage);
+    if (!hasOwn(effectiveRoutes(config), name)) fail(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`, EXIT.usage);
   };
 
   route

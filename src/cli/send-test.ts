@@ -4,6 +4,7 @@
  * admin can follow it with `relay365 queue show`. What SBWP is to SAP.
  */
 import { hostname } from 'node:os';
+import { own } from '../config/own.js';
 import { submitTestMessage } from '../admin/test-message.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
@@ -17,7 +18,7 @@ export interface SendTestOptions {
 export async function sendTest(global: GlobalOptions, opts: SendTestOptions): Promise<void> {
   const { config } = loadOrExit(global);
   const name = opts.listener ?? Object.keys(config.listeners)[0];
-  const listener = name === undefined ? undefined : config.listeners[name];
+  const listener = name === undefined ? undefined : own(config.listeners, name);
   if (!listener) fail(`no listener "${name}"; listeners: ${Object.keys(config.listeners).join(', ')}`, EXIT.usage);
   if (listener.port === 0) fail(`listener "${name}" has port 0 (chosen at start); send-test needs a fixed port`, EXIT.usage);
   const node = config.node.name ?? hostname();

@@ -8,7 +8,8 @@
  *   0   queued                       65  EX_DATAERR: no recipients, an empty or refused message
  *   64  EX_USAGE: an unknown flag    67  EX_NOUSER: a malformed or refused recipient
  *   75  EX_TEMPFAIL: the relay is unreachable or said 4xx (try again later; nothing was kept)
- *   78  EX_CONFIG: the config, or the app's credentials, are wrong
+ *   78  EX_CONFIG: the config, or the app's credentials, are wrong; or the relay offers no TLS
+ *       where the password would need it (nothing is sent then)
  *
  *   -t          recipients from To, Cc and Bcc (added to those given as arguments)
  *   -i, -oi     a line with a single "." does not end the message
@@ -19,11 +20,17 @@
  *   -v          print the relay's answer
  * -oem and every other -o/-O option, -N/-R/-V/-B/-L/-h with their values, -U, -m, -n are
  * accepted and ignored, as other sendmail implementations do.
+ *
+ * The app's password goes only through TLS: with `tls: starttls` a relay that does not upgrade
+ * the connection gets neither the password nor the message, and `tls: none` is refused for a
+ * relay that is not on this host. Cron runs this as a user who may read neither the master key
+ * nor the routes' secret files, so of the config's secrets only sendmail.password is resolved.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { own } from '../config/own.js';
 import { ADDRESS, envelopeFromHeaders } from '../mime/envelope-headers.js';
 import { EXIT, reportConfigError } from './context.js';
 
@@ -95,7 +102,8 @@ export function parseSendmailArgs(args: string[], config?: string): SendmailOpti
 function loadFor(options: SendmailOptions): LoadedConfig {
   const path = options.config ?? process.env.RELAY365_CONFIG ?? (!existsSync('relay365.yaml') && existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
   try {
-    return loadConfig({ path });
+    // The only secret sendmail needs; the others stay unread (their files, the master key).
+    return loadConfig({ path, secrets: ['sendmail.password'] });
   } catch (err) {
     if (err instanceof ConfigError) reportConfigError(err);
     throw err;
@@ -142,14 +150,19 @@ export async function sendmail(args: string[], globalConfig?: string): Promise<v
 
   const app = settings?.app;
   // The app's AUTH user; a config on another machine than the relay may not list the app itself.
-  const login = app ? (config.apps[app]?.auth?.user ?? app) : undefined;
+  const login = app ? (own(config.apps, app)?.auth?.user ?? app) : undefined;
   if (app && !settings?.password) die(`sendmail.password: needed to log in as app ${app}`, EXIT.config);
+  if (login && tls === 'none' && !isLoopback(host)) {
+    die(`sendmail.tls: none would send the password of app ${app} unencrypted to ${host}; use starttls or implicit (nothing was sent)`, EXIT.config);
+  }
   const timeout = settings?.timeout ?? 60_000;
   const transport = nodemailer.createTransport({
     host,
     port,
     secure: tls === 'implicit',
     ignoreTLS: tls === 'none',
+    // A password is never sent unencrypted: without a successful STARTTLS the session ends before AUTH.
+    requireTLS: Boolean(login) && tls === 'starttls',
     // The local relay's certificate may be its generated self-signed one; a remote relay's is checked.
     tls: { rejectUnauthorized: !isLoopback(host) },
     ...(login ? { auth: { user: login, pass: settings?.password as string } } : {}),
@@ -169,6 +182,10 @@ export async function sendmail(args: string[], globalConfig?: string): Promise<v
   } catch (err) {
     const e = err as Error & { code?: string; responseCode?: number; response?: string; command?: string; rejected?: string[] };
     const said = e.response ?? e.message;
+    if (e.code === 'ETLS') {
+      const why = e.command === 'STARTTLS' && e.response ? `does not do STARTTLS (it said: ${e.response})` : `could not set up TLS (${e.message})`;
+      die(`the relay at ${host}:${port} ${why}: ${login ? `the password of app ${app} was not sent, nor the message` : 'the message was not sent'}. Give that listener TLS (listeners.<name>.tls), or point sendmail.host/port at one that has it`, EXIT.config);
+    }
     if (!e.responseCode || e.responseCode < 500) die(`the relay at ${host}:${port} did not take the message, try again later: ${said}`, EXIT.tempFail);
     if (e.code === 'EAUTH') die(`the relay refused the login as app ${app}: ${said} (check sendmail.password)`, EXIT.config);
     if (e.code === 'EENVELOPE' && e.command !== 'MAIL FROM') die(`the relay refused the recipient(s): ${said}`, EX_NOUSER);

@@ -3,6 +3,7 @@
  * in with its values (src/doctor/setup-guide.ts builds them; the admin console shows the same).
  */
 import type { Command } from 'commander';
+import { own } from '../config/own.js';
 import { setupGuide, type SetupGuide } from '../doctor/setup-guide.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
@@ -26,7 +27,7 @@ export function setupCommand(program: Command, global: () => GlobalOptions): voi
     .option('--json', 'the guide as JSON')
     .action((name: string, opts: { json?: boolean }) => {
       const { config } = loadOrExit(global());
-      const route = config.routes[name];
+      const route = own(config.routes, name);
       if (!route) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
       const guide = setupGuide(name, route, { publicIps: config.doctor.publicIps });
       process.stdout.write(opts.json ? `${JSON.stringify(guide, null, 2)}\n` : renderGuide(guide));

@@ -13,8 +13,10 @@ import { readMasterKey, type MasterKey } from './master-key.js';
 import { listenerProblems } from './listeners.js';
 import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
-import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
+import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
+import { webhookProblem } from './notify.js';
+import { reservedKeys } from './own.js';
 
 export { ConfigError } from './problems.js';
 
@@ -29,6 +31,8 @@ export interface LoadedConfig {
   overrides: EnvOverride[];
   /** Secrets given as env:/file:/enc: references (already replaced by their values in `config`). */
   secretRefs: ResolvedRef[];
+  /** References left as they are because LoadOptions.secrets did not name them (still env:/file:/enc: in `config`). */
+  unresolvedRefs: ResolvedRef[];
   /** Things that work but deserve the admin's attention (a key file others can read). */
   warnings: string[];
 }
@@ -38,6 +42,12 @@ export interface LoadOptions {
   path?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Resolve only the secret references at these key paths (e.g. ['sendmail.password']); without
+   * it, every one. For a command that needs few secrets and may run as a user who cannot read
+   * the others (the master key, the routes' secret files): those are not even looked at.
+   */
+  secrets?: readonly string[];
 }
 
 let cachedJsonSchema: Record<string, unknown> | undefined;
@@ -69,6 +79,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const storeUrlOverride = storeUrl.apply(input);
   if (storeUrlOverride) overrides.push(storeUrlOverride);
   const fileLabel = found ? label : `${label} (not present; defaults)`;
+  const reserved = reservedKeys(input);
+  if (reserved.length) throw new ConfigError(reserved.map((path) => `${fileLabel}: ${path.join('.')}: "__proto__" cannot be a name in relay365's config (JavaScript reserves it); choose another`));
   const result = configSchema.safeParse(structuredClone(input), { reportInput: true });
   if (!result.success) {
     throw new ConfigError(toProblems(result.error.issues, fileLabel, overrides, (path) => knownKeysAt(path, input)));
@@ -84,9 +96,13 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // Secret references are resolved last, once, here: nothing after the loader sees env:/file:/enc:.
   let key: MasterKey | null | undefined;
   const masterKey = () => (key === undefined ? (key = readMasterKey({ env, keyFile: config.secrets.keyFile })) : key);
-  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile });
+  const only = options.secrets ? new Set(options.secrets) : undefined;
+  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile, ...(only ? { only } : {}) });
   if (refs.problems.length) throw new ConfigError(refs.problems);
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, warnings: [...(key?.warnings ?? [])] };
+  const webhook = refs.left.some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
+  if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
+  const plaintextStore = config.store.url ? plaintextStoreWarning(config.store.url, env) : null;
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, warnings: [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : [])] };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

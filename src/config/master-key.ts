@@ -1,6 +1,6 @@
 /**
- * relay365's master key: 32 random bytes that encrypt `enc:v1:` config values and the MSAL token
- * caches in the store (secret-box.ts). It comes from RELAY365_MASTER_KEY (64 hex digits or
+ * relay365's master key: 32 random bytes that encrypt `enc:v1:` config values, the MSAL token
+ * caches and the app-only access tokens in the store (secret-box.ts). It comes from RELAY365_MASTER_KEY (64 hex digits or
  * base64), or else from a key file (`secrets.keyFile`, default data/master.key) that relay365
  * creates on first start, mode 0600, in a folder of mode 0700.
  *
@@ -26,7 +26,7 @@ export const secretsSchema = z
       .describe(`The master key file (created on first start, mode 0600) unless ${MASTER_KEY_VARIABLE} is set; relative paths are relative to the config file. Every node sharing the store needs the same key.`),
   })
   .prefault({})
-  .describe('Secrets at rest: the master key that encrypts enc:v1: values and the delegated sign-ins kept in the store.');
+  .describe('Secrets at rest: the master key that encrypts enc:v1: values, and the delegated sign-ins and app-only access tokens kept in the store.');
 
 export type SecretsConfig = z.output<typeof secretsSchema>;
 

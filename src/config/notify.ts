@@ -4,12 +4,28 @@
  */
 import { z } from 'zod';
 import { address, bool, duration, intInRange, oneOf, text } from './fields.js';
+import { secretRefKind } from './secret-refs.js';
 
 export const ADMIN_EVENTS = ['started', 'stopping', 'route-held', 'route-recovered', 'credential-expiry', 'queue-growing', 'mailbox-budget'] as const;
 export type AdminEventKind = (typeof ADMIN_EVENTS)[number];
 
+export const isWebhookUrl = (value: string) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value);
+
+/**
+ * A webhook URL is a bearer credential (whoever has it can post into the channel), so it is a
+ * secret like a password: it may be a reference (env:/file:/enc:, checked again once resolved:
+ * webhookProblem), and no message shows it.
+ */
 const webhookUrl = () =>
-  text('an http:// or https:// URL').refine((v) => /^https?:\/\/[^\s/]+/.test(v), { error: (iss) => `expected an http:// or https:// URL, got ${JSON.stringify(iss.input)}` });
+  text('an http:// or https:// URL').refine((v) => isWebhookUrl(v) || secretRefKind(v) !== null, {
+    error: 'expected an http:// or https:// URL, or env:NAME, file:/path or enc:v1:… (the URL is a secret; it is not repeated here)',
+  });
+
+/** What is wrong with the resolved notify.admin.webhook, if anything (never the URL itself). */
+export function webhookProblem(config: { notify: NotifyConfig }): string | null {
+  const url = config.notify.admin.webhook;
+  return url === undefined || isWebhookUrl(url) ? null : 'notify.admin.webhook: the reference does not hold an http:// or https:// URL (the value is a secret; it is not repeated here)';
+}
 
 export const notifySchema = z
   .strictObject({
@@ -28,7 +44,9 @@ export const notifySchema = z
         events: z.array(oneOf(ADMIN_EVENTS)).default([...ADMIN_EVENTS]).describe(`Which events to send: ${ADMIN_EVENTS.join(', ')}.`),
         interval: duration().prefault('1h').describe('At most one notification per event kind and route within this time (deduplication and rate limit).'),
         routes: z.array(text('a route name')).default([]).describe('Routes to send notifications through, in order of preference; the first one not held or paused is used. Empty: every route, in config order.'),
-        webhook: webhookUrl().optional().describe('When no route is healthy (mail about broken mail cannot go through broken mail), the notification is POSTed here as JSON.'),
+        webhook: webhookUrl()
+          .optional()
+          .describe('When no route is healthy (mail about broken mail cannot go through broken mail), the notification is POSTed here as JSON. A secret (whoever has the URL can post): best as env:NAME, file:/path or enc:v1:…; masked in config show and never logged.'),
         logLines: intInRange(0, 2000).default(200).describe('Last log lines attached to the "stopping" mail.'),
         queue: z
           .strictObject({

@@ -1,6 +1,7 @@
 /**
  * AES-256-GCM with relay365's master key: the one place secrets are encrypted at rest, both the
- * `enc:v1:` values an admin puts into relay365.yaml and the MSAL token caches in the store.
+ * `enc:v1:` values an admin puts into relay365.yaml, and the MSAL token caches and app-only
+ * access tokens in the store.
  *
  * A sealed value is `<key id>:<base64url(iv ‖ ciphertext ‖ tag)>`. The key id (8 hex digits of a
  * hash of the key, useless for guessing it) travels with every value so that "encrypted with

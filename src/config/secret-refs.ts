@@ -8,7 +8,9 @@
  *   enc:v1:…        the secret encrypted with relay365's master key (`relay365 secret encrypt`)
  *
  * They are resolved once, when the config is loaded, in this one place: everything after the
- * loader sees the secret itself and never the reference. A reference that cannot be resolved
+ * loader sees the secret itself and never the reference — except for a command that asks for
+ * some secrets only (`relay365 sendmail`, which cron runs as a user who may read neither the
+ * master key nor the routes' secret files): the others stay references, never read. A reference that cannot be resolved
  * stops start-up with the key, the file or variable, and why — never the secret.
  */
 import { readFileSync } from 'node:fs';
@@ -47,6 +49,8 @@ export interface SecretRefContext {
   masterKey: () => MasterKey | null;
   /** Where the key would have come from, for the "no master key" message. */
   keyFile: string;
+  /** Resolve only the references at these key paths (a command that needs no other secret); others stay as they are, unread. */
+  only?: ReadonlySet<string>;
 }
 
 /** A resolved reference, for `config show` and `config check` (never the value). */
@@ -55,10 +59,11 @@ export interface ResolvedRef {
   kind: SecretRefKind;
 }
 
-/** Replaces every reference in `config` (mutated) by its secret; returns the problems and what was resolved. */
-export function resolveSecretRefs(config: object, ctx: SecretRefContext): { problems: string[]; resolved: ResolvedRef[] } {
+/** Replaces every reference in `config` (mutated) by its secret; returns the problems, what was resolved and what was left (ctx.only). */
+export function resolveSecretRefs(config: object, ctx: SecretRefContext): { problems: string[]; resolved: ResolvedRef[]; left: ResolvedRef[] } {
   const problems: string[] = [];
   const resolved: ResolvedRef[] = [];
+  const left: ResolvedRef[] = [];
   const visit = (node: unknown, path: string[]) => {
     if (Array.isArray(node)) return node.forEach((v, i) => visit(v, [...path, String(i)]));
     if (!node || typeof node !== 'object') return;
@@ -70,6 +75,10 @@ export function resolveSecretRefs(config: object, ctx: SecretRefContext): { prob
         continue;
       }
       const at = [...path, key];
+      if (ctx.only && !ctx.only.has(at.join('.'))) {
+        left.push({ path: at.join('.'), kind });
+        continue;
+      }
       const result = resolveOne(kind, value as string, ctx);
       if (typeof result === 'string') {
         record[key] = result;
@@ -80,7 +89,7 @@ export function resolveSecretRefs(config: object, ctx: SecretRefContext): { prob
     }
   };
   visit(config, []);
-  return { problems, resolved };
+  return { problems, resolved, left };
 }
 
 function resolveOne(kind: SecretRefKind, ref: string, ctx: SecretRefContext): string | { problem: string } {

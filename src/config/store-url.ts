@@ -34,6 +34,37 @@ export function postgresUrl() {
     });
 }
 
+/** sslmode values that make the connection fail rather than go on without TLS. */
+const TLS_REQUIRED = new Set(['require', 'verify-ca', 'verify-full', 'no-verify']);
+
+const isLocalHost = (host: string) => host === '' || host.startsWith('/') || host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/**
+ * Why the store's connection may go unencrypted, or null: a host that is not this one (not
+ * loopback, not a Unix socket) without an sslmode that requires TLS — none (PGSSLMODE from the
+ * environment counts, as node-postgres reads it then), disable, allow or prefer (which, as
+ * PostgreSQL defines them, go on in plain text when the server or someone in between declines
+ * TLS). Only the host is named: the URL may carry the password.
+ */
+export function plaintextStoreWarning(url: string, env: NodeJS.ProcessEnv = {}): string | null {
+  if (!URL.canParse(url)) return null;
+  const parsed = new URL(url);
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  const host = decode(parsed.searchParams.get('host') ?? (parsed.hostname || (env.PGHOST ?? ''))).replace(/^\[|\]$/g, '');
+  if (isLocalHost(host)) return null;
+  const ssl = parsed.searchParams.get('ssl');
+  const mode = parsed.searchParams.get('sslmode') ?? (ssl === null ? (env.PGSSLMODE ?? null) : null);
+  if (mode !== null ? TLS_REQUIRED.has(mode) : ssl === 'true' || ssl === '1') return null;
+  const given = mode !== null ? `sslmode=${mode}` : ssl !== null ? `ssl=${ssl}` : 'no sslmode';
+  return `store.url: the connection to PostgreSQL at ${host} does not require TLS (${given}): the database password and every message may cross the network unencrypted. Add sslmode=verify-full (with sslrootcert=<the server's CA file>) or sslmode=require to the URL`;
+}
+
 /** `store: postgres://…` is short for `store: { url: postgres://… }`. */
 export const storeShorthand = (value: unknown) => (typeof value === 'string' ? { url: value } : value);
 

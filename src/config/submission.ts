@@ -38,9 +38,9 @@ export const sendmailSchema = z
   .strictObject({
     host: host().optional().describe('Where `relay365 sendmail` submits; default: the first SMTP listener\'s address (127.0.0.1 when it listens on every interface).'),
     port: intInRange(1, 65535).optional().describe('Port to submit to; default: the first SMTP listener\'s port.'),
-    tls: oneOf(['starttls', 'implicit', 'none']).optional().describe('How to talk TLS to it; default: as the listener does. The relay\'s own (possibly self-signed) certificate is accepted.'),
+    tls: oneOf(['starttls', 'implicit', 'none']).optional().describe('How to talk TLS to it; default: as the listener does. The relay\'s own (possibly self-signed) certificate is accepted. With app, starttls requires the upgrade (no password or message goes to a relay that does not do STARTTLS), and none is refused for a relay on another host.'),
     app: text('an app name').optional().describe('The app to authenticate as (its auth.user); without it, sendmail relies on its address being in an app\'s networks (127.0.0.1 by default).'),
-    password: text('a password').optional().describe('The app\'s password, best as env:NAME or file:/path (readable by the users that run sendmail); required with app.'),
+    password: text('a password').optional().describe('The app\'s password, best as env:NAME or file:/path (readable by the users that run sendmail); required with app. The only secret of the config sendmail resolves: the users it runs as need not read the others or the master key.'),
     timeout: duration().prefault('60s').describe('How long to wait for the relay before exiting 75 (EX_TEMPFAIL).'),
   })
   .optional()

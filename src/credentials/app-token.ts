@@ -11,11 +11,11 @@
  *   seconds left, so a delivery is deferred to exactly when Entra ID may be asked again instead
  *   of burning attempts on msal-node's cached refusal.
  * - Secrets and tokens are never logged; the log shows the first three characters.
- * - With `shared` (the store, when several nodes share one), a token one node fetched serves
- *   them all: a node whose own cache is stale takes the stored token, and only when that is
- *   stale too asks Entra ID, holding the store's lock on the token so the others wait for
- *   its answer instead of asking as well. What is stored is the token as this provider gives
- *   it (an opaque value to the store).
+ * - With `shared` (the store, when several nodes share one, and the master key), a token one
+ *   node fetched serves them all: a node whose own cache is stale takes the stored token, and
+ *   only when that is stale too asks Entra ID, holding the store's lock on the token so the
+ *   others wait for its answer instead of asking as well. What is stored is the token sealed
+ *   with the master key (shared-access-tokens.ts); one this node cannot open is no token.
  */
 import { createHash } from 'node:crypto';
 import { ConfidentialClientApplication, LogLevel, type Configuration } from '@azure/msal-node';
@@ -30,6 +30,7 @@ import { ObservedNetworkClient } from './observed-network.js';
 import { toTokenError } from './token-errors.js';
 import { TokenError, type AccessToken, type TokenProvider } from './token.js';
 import type { AccessTokenCache, CachedAccessToken } from '../queue/store.js';
+import { SealedAccessTokens, type SharedAccessTokens, type Unreadable } from './shared-access-tokens.js';
 import { metrics } from '../admin/metrics.js';
 
 export interface AppTokenOptions {
@@ -42,8 +43,8 @@ export interface AppTokenOptions {
   route?: string;
   /** The clock; tests move it. */
   now?: () => number;
-  /** The token cache the nodes share (the relay's store); without it, each provider has its own. */
-  shared?: AccessTokenCache;
+  /** The token cache the nodes share (the relay's store) and the master key that seals the tokens in it; without it, each provider has its own. */
+  shared?: SharedAccessTokens;
 }
 
 /** How the app proves itself, as shown in logs and diagnoses (never the secret itself). */
@@ -88,6 +89,8 @@ class AppTokens implements AppTokenProvider {
   private throttled: { until: number; error: TokenError } | null = null;
   /** The shared cache and this route's key in it: Entra ID's endpoint, the app, its scopes and credential (hashed). */
   private readonly shared: { cache: AccessTokenCache; key: string } | null;
+  /** Said once: the stored token is sealed with another key, or damaged. */
+  private unreadableSaid = false;
   /** The token an upstream last refused: not taken from the shared cache again. */
   private refused: string | null = null;
   private readonly expiry: ExpiryWatch;
@@ -124,7 +127,7 @@ class AppTokens implements AppTokenProvider {
     this.setupError = setupError;
     const proof = credentials.certificate ? this.credential.shown : createHash('sha256').update(credentials.clientSecret ?? '').digest('hex');
     const identity = JSON.stringify([this.endpoints.tokenEndpoint, credentials.clientId, [...this.scopes].sort(), proof]);
-    this.shared = options.shared ? { cache: options.shared, key: `app:${createHash('sha256').update(identity).digest('hex')}` } : null;
+    this.shared = options.shared ? { cache: new SealedAccessTokens(options.shared, (why) => this.unreadable(why, options.shared!.key)), key: `app:${createHash('sha256').update(identity).digest('hex')}` } : null;
     this.client = auth
       ? new ConfidentialClientApplication({
           auth: { ...auth, authority: this.endpoints.authority, knownAuthorities: [this.endpoints.host], authorityMetadata: this.endpoints.authorityMetadata },
@@ -175,6 +178,17 @@ class AppTokens implements AppTokenProvider {
       if (err instanceof TokenError) throw err;
       this.log.warn({ err }, 'the shared token cache in the store failed; asking Entra ID directly');
       return this.request(client);
+    }
+  }
+
+  /** A stored token this node cannot open is no token (it fetches its own); said once, because every node sharing the store needs the same key. */
+  private unreadable(why: Unreadable, key: SharedAccessTokens['key']): void {
+    if (this.unreadableSaid) return;
+    this.unreadableSaid = true;
+    if (why.reason === 'other-key') {
+      this.log.warn({ storedKeyId: why.keyId, keyId: key.keyId }, `the access token in the store was sealed with another master key (key id ${why.keyId}; this node's, from ${key.source}, is ${key.keyId}): fetching one of its own. Every node sharing the store needs the same master key`);
+    } else {
+      this.log.info('the access token in the store is not sealed with the master key (stored by an older relay365, or damaged): fetching a new one');
     }
   }
 

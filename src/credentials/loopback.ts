@@ -3,6 +3,10 @@
  * http://localhost:3017/, as the app registration has it), waits for the browser to come back
  * from Entra ID, hands the redirect to the sign-in and shows the user a page that says how it
  * went. Only loopback redirect URIs can be listened on; others belong to the console.
+ *
+ * A request whose state is not this sign-in's (an old tab coming back, another program on the
+ * port's path, a forged link) gets a 400 page and is otherwise ignored: the sign-in keeps
+ * waiting for its own redirect instead of being aborted by whoever calls first.
  */
 import { createServer, type Server } from 'node:http';
 import type { BrowserSignIn, SignedIn } from './sign-in.js';
@@ -37,6 +41,10 @@ export async function finishThroughLoopback(pending: BrowserSignIn, options: Loo
       const url = new URL(req.url ?? '/', pending.redirectUri);
       if (url.pathname !== target.pathname || busy || (!url.searchParams.has('code') && !url.searchParams.has('error'))) {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('relay365 is waiting for the sign-in to come back here.\n');
+        return;
+      }
+      if (url.searchParams.get('state') !== pending.state) {
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' }).end(page('Not this sign-in', 'This page came back with another state than the sign-in relay365 is waiting for (an old tab, or a link from elsewhere). It was ignored; finish the sign-in in the window relay365 opened.'));
         return;
       }
       busy = true;

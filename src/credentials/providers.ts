@@ -12,7 +12,7 @@ import { createDelegatedTokenProvider, type DelegatedTokenProvider } from './del
 import { entraEndpoints } from './entra-endpoints.js';
 import { delegatedScopes, graphScopes, smtpScopes } from './scopes.js';
 import type { TokenCacheStore } from './token-cache.js';
-import type { AccessTokenCache } from '../queue/store.js';
+import type { SharedAccessTokens } from './shared-access-tokens.js';
 import { TokenError } from './token.js';
 
 export type RouteTokenProvider = (AppTokenProvider & { readonly flow?: 'app-only' }) | DelegatedTokenProvider;
@@ -34,14 +34,14 @@ export interface RouteTokenOptions {
   log: Logger;
   /** Needed by delegated routes; the relay passes its store and master key. */
   signIns?: SignInStore | undefined;
-  /** App-only routes: the token cache the nodes share (the relay's store). */
-  tokenCache?: AccessTokenCache | undefined;
+  /** App-only routes: the token cache the nodes share (the relay's store) and the master key that seals it. */
+  sharedTokens?: SharedAccessTokens | undefined;
 }
 
 export function createRouteTokenProvider(o: RouteTokenOptions): RouteTokenProvider {
   if (o.credentials.flow !== 'delegated') {
     const scopes = o.transport === 'graph' ? graphScopes(o.credentials, o.endpoint ?? 'https://graph.microsoft.com') : smtpScopes(o.credentials);
-    return createAppTokenProvider(o.credentials, { scopes, extraCa: [...o.ca], log: o.log, route: o.route, ...(o.tokenCache ? { shared: o.tokenCache } : {}) });
+    return createAppTokenProvider(o.credentials, { scopes, extraCa: [...o.ca], log: o.log, route: o.route, ...(o.sharedTokens ? { shared: o.sharedTokens } : {}) });
   }
   const route = { name: o.route, transport: o.transport, mailbox: o.mailbox, credentials: o.credentials, ca: o.ca, ...(o.endpoint ? { endpoint: o.endpoint } : {}) };
   if (!o.signIns) return withoutStore(route.name, o);

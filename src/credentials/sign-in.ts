@@ -38,6 +38,8 @@ export interface BrowserSignIn {
   readonly url: string;
   /** Where Entra ID sends the browser back, with ?code=…&state=… (or ?error=…). */
   readonly redirectUri: string;
+  /** The state this sign-in sent (it is in `url` too): a redirect with another one belongs to something else. */
+  readonly state: string;
   /** Finishes with the redirect the browser was sent to (its URL, or its query parameters). */
   finish(redirect: string | URL | URLSearchParams): Promise<SignedIn>;
 }
@@ -93,6 +95,7 @@ export function routeSignIn(route: DelegatedRoute, deps: DelegatedDeps): RouteSi
       return {
         url,
         redirectUri,
+        state,
         async finish(redirect) {
           const params = redirect instanceof URLSearchParams ? redirect : new URL(String(redirect), redirectUri).searchParams;
           if (params.get('state') !== state) throw new TokenError('the sign-in came back with another state than it was started with (an old or forged redirect); start the sign-in again', null, 'state_mismatch', null);

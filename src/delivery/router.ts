@@ -5,6 +5,7 @@
  * (routing.default, or the only route).
  */
 import type { Config, RouteConfig } from '../config/schema.js';
+import { own } from '../config/own.js';
 import { domainMatches, domainOf } from '../policy/addresses.js';
 import { ROUTE_PARAM } from '../notify/notice.js';
 import type { MailParams } from '../queue/store.js';
@@ -43,7 +44,7 @@ export class Router {
     if (typeof chosen === 'string' && this.routes.includes(chosen)) return chosen;
     const sender = message.mailFrom ? domainOf(message.mailFrom) : '';
     const to = domainOf(recipient);
-    const app = message.app === null ? undefined : this.apps[message.app];
+    const app = message.app === null ? undefined : own(this.apps, message.app);
     if (app) {
       const own = app.routes.find((r) => domainMatches(to, r.recipientDomains));
       if (own) return own.route;
@@ -57,7 +58,7 @@ export class Router {
 
   /** The route that stands in while `route` is held or paused, for this message's app. */
   fallbackFor(message: { app: string | null }, route: string): string | undefined {
-    const fallback = message.app === null ? undefined : this.apps[message.app]?.fallback;
+    const fallback = message.app === null ? undefined : own(this.apps, message.app)?.fallback;
     return fallback !== route ? fallback : undefined;
   }
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { readMasterKey } from '../config/master-key.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { own } from '../config/own.js';
 import { delegatedRouteNames } from '../credentials/sign-in-store.js';
 import type { SignInStore } from '../credentials/providers.js';
 import { openStore } from '../queue/open.js';
@@ -51,7 +52,7 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions): P
   const signIns = await openSignIns(config, names);
   try {
     for (const name of names) {
-      const route = config.routes[name];
+      const route = own(config.routes, name);
       if (!route) throw new Error(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`);
       routes.push({ route: name, transport: route.transport, checks: await routeChecks(ctx, loaded, name, options.sendTest, signIns?.signIns) });
     }
@@ -76,7 +77,7 @@ async function openSignIns(config: Config, names: string[]): Promise<{ store: St
 }
 
 async function routeChecks(ctx: DoctorContext, loaded: LoadedConfig, name: string, sendTo: string | undefined, signIns: SignInStore | undefined): Promise<CheckResult[]> {
-  const state = newRouteState(routeTarget(name, loaded.config.routes[name]!));
+  const state = newRouteState(routeTarget(name, own(loaded.config.routes, name)!));
   const checks: CheckResult[] = [...secretChecks(state.target, loaded, ctx.now)];
   const add = (c: CheckResult | null) => {
     if (c) checks.push(c);

@@ -14,6 +14,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { own } from '../config/own.js';
 import { formatReply } from '../transports/smtp-reply.js';
 import { NoticeRaced, type MessageDetail, type RecipientDetail, type ReportMark, type Store } from '../queue/store.js';
 import { composeDsn, decodeXtext, type DsnAction, type DsnRecipient } from './dsn.js';
@@ -98,7 +99,7 @@ export class DsnSweep {
 /** Where the DSN goes: nowhere for a null sender or relay365's own mail; else as apps.<app>.dsn says. */
 function target(message: MessageDetail, config: Config): string | null {
   if (message.mailFrom === '' || message.kind !== 'normal') return null;
-  const setting = message.app ? (config.apps[message.app]?.dsn ?? 'sender') : 'sender';
+  const setting = message.app ? (own(config.apps, message.app)?.dsn ?? 'sender') : 'sender';
   if (setting === 'none') return null;
   return setting === 'sender' ? message.mailFrom : setting;
 }

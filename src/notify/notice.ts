@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { receivedHeader } from '../ingress/received.js';
 import { newMessageId } from '../queue/ids.js';
 import type { Config } from '../config/schema.js';
+import { own } from '../config/own.js';
 import type { MailParams, Notice, ReportMark, Store } from '../queue/store.js';
 
 /**
@@ -26,7 +27,7 @@ export function postmasterFor(config: Config, node: string, route: string | null
   if (config.notify.postmaster) return config.notify.postmaster;
   const names = Object.keys(config.routes);
   for (const name of [route, config.routing.default, names.length === 1 ? names[0] : undefined]) {
-    const r = name ? config.routes[name] : undefined;
+    const r = name ? own(config.routes, name) : undefined;
     if (r && 'mailbox' in r && r.mailbox) return r.mailbox;
   }
   return `postmaster@${node}`;

@@ -2,9 +2,11 @@
  * The last way out for an admin notification: when no route is healthy, mail about broken
  * mail cannot go through broken mail, so the notification is POSTed as JSON to
  * notify.admin.webhook (a chat or ticket system's incoming hook). Node's own fetch; a short
- * timeout, because this runs on the way down too (the "stopping" event).
+ * timeout, because this runs on the way down too (the "stopping" event). The URL is a bearer
+ * credential: log lines show its scheme and host only, also inside an error's words.
  */
 import type { Logger } from 'pino';
+import { maskSecret } from '../config/secrets.js';
 
 const TIMEOUT_MS = 5000;
 
@@ -26,10 +28,12 @@ export async function postWebhook(url: string, payload: WebhookPayload, log: Log
       body: JSON.stringify(payload),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
-    if (!response.ok) log.error({ event: payload.event, status: response.status }, `the notification webhook answered HTTP ${response.status}`);
+    if (!response.ok) log.error({ event: payload.event, to: maskSecret(url), status: response.status }, `the notification webhook answered HTTP ${response.status}`);
     return response.ok;
   } catch (err) {
-    log.error({ event: payload.event, err: (err as Error).message }, 'could not reach the notification webhook');
+    const e = err as Error & { cause?: unknown };
+    const said = (text: unknown) => String(text).replaceAll(url, maskSecret(url));
+    log.error({ event: payload.event, to: maskSecret(url), error: said(e.message), ...(e.cause instanceof Error ? { cause: said(e.cause.message) } : {}) }, 'could not reach the notification webhook');
     return false;
   }
 }

@@ -5,6 +5,7 @@
  * envelope sender the route's mailbox may not send as (550 5.7.60 on client submission).
  */
 import type { Config } from '../config/schema.js';
+import { own } from '../config/own.js';
 import type { Router } from '../delivery/router.js';
 import { addressMatches, domainMatches, domainOf } from './addresses.js';
 import type { App } from './apps.js';
@@ -18,7 +19,7 @@ export class Predictions {
 
   recipient(app: App, mailFrom: string, recipient: string): Refusal | null {
     const name = this.router.routeFor({ mailFrom, app: app.name }, recipient);
-    const route = this.routes[name];
+    const route = own(this.routes, name);
     if (route?.transport !== 'direct-send' || route.fallback || app.config.fallback) return null;
     const accepted = route.acceptedDomains ?? [route.domain];
     const domain = domainOf(recipient);
@@ -33,7 +34,7 @@ export class Predictions {
   sender(app: App, mailFrom: string): Refusal | null {
     if (!mailFrom || app.config.rewrite?.envelope) return null;
     const name = this.router.routeFor({ mailFrom, app: app.name }, mailFrom);
-    const route = this.routes[name];
+    const route = own(this.routes, name);
     if (route?.transport !== 'smtp-oauth' && route?.transport !== 'smtp-basic') return null;
     const { allowed, rewriteEnvelope } = route.sender;
     if (rewriteEnvelope || !allowed.length || mailFrom.toLowerCase() === route.mailbox.toLowerCase() || addressMatches(mailFrom, allowed)) return null;

@@ -47,7 +47,7 @@ export interface NodeStatus extends NodeInfo {
   delivering: number;
 }
 
-/** An app-only access token as the nodes share it: the value is opaque here (the token provider decides what it stores). */
+/** An app-only access token as the nodes share it: the value is opaque here (credentials/shared-access-tokens.ts seals it with the master key before it gets here). */
 export interface CachedAccessToken {
   value: string;
   expiresAt: number;

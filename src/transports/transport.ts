@@ -6,9 +6,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { AccessTokenCache, MailParams, SendLimits, UpstreamReply } from '../queue/store.js';
+import type { MailParams, SendLimits, UpstreamReply } from '../queue/store.js';
 import type { Verdict } from '../queue/states.js';
 import type { SignInStore } from '../credentials/providers.js';
+import type { SharedAccessTokens } from '../credentials/shared-access-tokens.js';
 
 export interface DeliveryJob {
   messageId: string;
@@ -61,8 +62,8 @@ export interface TransportContext {
   hasRoute(route: string): boolean;
   /** Where delegated routes keep their users' sign-ins (the store, sealed with the master key). */
   signIns?: SignInStore;
-  /** App-only tokens shared by the nodes through the store: one node asks Entra ID, the others take its token. */
-  tokenCache?: AccessTokenCache;
+  /** App-only tokens shared by the nodes through the store, sealed with the master key: one node asks Entra ID, the others take its token. */
+  sharedTokens?: SharedAccessTokens;
 }
 
 /** A Microsoft 365 mailbox's sending limits, which the delivery layer enforces before calling the transport. */

@@ -148,6 +148,15 @@ describe('admin API: routes, apps, nodes, overview, test send', () => {
     expect(unknown.body.detail).toMatch(/no route "nowhere"; routes: main/);
   });
 
+  it('knows no route by a name every JavaScript object answers to (constructor, __proto__, toString): 404', async () => {
+    for (const [name, verb] of [['constructor', 'pause'], ['__proto__', 'release'], ['toString', 'resume'], ['hasOwnProperty', 'pause']] as const) {
+      const answer = await client.post(`/api/routes/${name}/${verb}`);
+      expect(answer.status, `${verb} ${name}`).toBe(404);
+      expect(answer.body.detail).toBe(`no route "${name}"; routes: main`);
+    }
+    expect((await client.get<{ routes: { name: string; state: string }[] }>('/api/routes')).body.routes.map((r) => r.name)).toEqual(['main']);
+  });
+
   it('lists apps and the nodes of the cluster with their heartbeat', async () => {
     expect((await client.get('/api/apps')).body.apps).toMatchObject([{ name: 'local', route: 'main' }]);
     expect((await client.get('/api/nodes')).body.nodes).toMatchObject([{ name: 'relay.test', state: 'running', heartbeatAt: expect.any(Number) }]);

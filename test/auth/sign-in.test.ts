@@ -5,12 +5,14 @@
 import { decodeJwt } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDelegatedTokenProvider } from '../../src/credentials/delegated-token.js';
+import { finishThroughLoopback } from '../../src/credentials/loopback.js';
 import { routeSignIn } from '../../src/credentials/sign-in.js';
 import { openSignIn } from '../../src/credentials/token-cache.js';
 import { TokenError } from '../../src/credentials/token.js';
 import { tempDir } from '../helpers/relay.js';
+import { until } from '../helpers/sink.js';
 import { DEMO, redirectFromConsentPage, useSandbox } from '../helpers/sandbox.js';
-import { ALICE, BOB, browserSignIn, delegatedRoute, delegatedTenant, deviceCodeSignIn, graphRouteConfig, relayPlace, silent, smtpRouteConfig, type RelayPlace } from './helpers.js';
+import { ALICE, BOB, browserSignIn, delegatedRoute, delegatedTenant, deviceCodeSignIn, freePort, graphRouteConfig, relayPlace, silent, smtpRouteConfig, type RelayPlace } from './helpers.js';
 
 const t = useSandbox({ tenant: delegatedTenant(), options: { entra: { deviceCodeIntervalSeconds: 0.05 } } });
 let place: RelayPlace | undefined;
@@ -110,6 +112,37 @@ describe('browser sign-in (authorization code + PKCE) through the consent page',
       expect(err).toMatchObject({ error: 'access_denied', aadsts: '65004' });
       expect(err.message).toContain('the sign-in was not completed (access_denied): AADSTS65004: User declined to consent');
       expect(await p.store.loadTokenCache('alice')).toBeNull();
+    } finally {
+      signIn.close();
+    }
+  });
+});
+
+describe('the loopback listener (relay365 auth login in a browser)', () => {
+  it('answers a redirect with another state with a 400 page and keeps waiting; its own redirect then signs in', async () => {
+    const port = await freePort();
+    const redirectUri = `http://localhost:${port}/`;
+    t.sandbox.tenant.update((d) => void d.apps.find((a) => a.appId === DEMO.delegated.clientId)!.redirectUris.push(redirectUri));
+    const p = open({ alice: smtpRouteConfig(t, ALICE, { redirectUri }) });
+    const signIn = routeSignIn(delegatedRoute(p.config, 'alice'), { store: p.store, key: p.key, log: silent });
+    try {
+      const pending = await signIn.browser();
+      const finished = finishThroughLoopback(pending, { timeoutMs: 60_000 });
+      let outcome: 'signed in' | 'aborted' | undefined;
+      finished.then(() => (outcome = 'signed in'), () => (outcome = 'aborted'));
+      let stray: Response | undefined;
+      await until(async () => (stray = await fetch(`http://127.0.0.1:${port}/?code=stolen-code&state=forged`).catch(() => undefined)) !== undefined, 10_000, () => 'the loopback listener never answered');
+      expect(stray!.status).toBe(400);
+      expect(await stray!.text()).toContain('Not this sign-in');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(outcome).toBeUndefined(); // still waiting
+
+      const redirect = await redirectFromConsentPage(t, pending.url, DEMO.alice);
+      const back = await fetch(`http://127.0.0.1:${port}${redirect.pathname}${redirect.search}`);
+      expect(back.status).toBe(200);
+      expect(await back.text()).toContain('Signed in');
+      expect(await finished).toMatchObject({ route: 'alice', account: ALICE, flow: 'browser' });
+      expect(openSignIn(p.key, (await p.store.loadTokenCache('alice'))!).flow).toBe('browser');
     } finally {
       signIn.close();
     }

@@ -28,7 +28,7 @@ describe('relay365 config', () => {
     const { code, stdout } = await cli(dir, ['config', 'show'], { RELAY365_LOG__LEVEL: 'debug' });
     expect(code).toBe(0);
     expect(stdout).not.toContain('S3cret-Value!');
-    expect(stdout).toMatch(/pass: S3c… # set/);
+    expect(stdout).toMatch(/pass: … # set/); // 13 characters: none of them shown
     expect(stdout).toMatch(/port: 587 # set/);
     expect(stdout).toMatch(/level: debug # set by RELAY365_LOG__LEVEL/);
     expect(stdout).toMatch(/lifetime: 432000000\n/); // a default: not marked
@@ -93,6 +93,23 @@ describe('relay365 route', () => {
     const unknown = await cli(dir, ['route', 'release', 'nowhere']);
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toBe('relay365: no route "nowhere"; routes: upstream, legacy\n');
+  });
+
+  it('knows no route, app or listener by a name every JavaScript object answers to (__proto__, constructor, toString)', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { routes: { upstream: { transport: 'smarthost', host: 'smtp.contoso.example' } }, apps: { erp: { networks: ['127.0.0.1'] } } });
+    for (const [args, said] of [
+      [['route', 'pause', '__proto__'], 'no route "__proto__"; routes: upstream'],
+      [['route', 'release', 'constructor'], 'no route "constructor"; routes: upstream'],
+      [['setup', 'toString'], 'no route "toString"; routes: upstream'],
+      [['app', 'token', 'constructor'], 'no app "constructor" in the config; add apps.constructor first'],
+      [['send-test', '--to', 'ops@contoso.example', '--listener', 'hasOwnProperty'], 'no listener "hasOwnProperty"; listeners: default'],
+    ] as const) {
+      const res = await cli(dir, [...args]);
+      expect(res.code, args.join(' ')).toBe(64);
+      expect(res.stderr).toBe(`relay365: ${said}\n`);
+      expect(res.stdout).toBe('');
+    }
   });
 });
 

@@ -197,3 +197,16 @@ describe('Entra ID unavailable: transient', () => {
     expect(outcome.fix).toContain('routes.graph_main.ca');
   });
 });
+
+describe('error codes are looked up as codes, never as properties of an object', () => {
+  it('an OAuth error or AADSTS number that names an Object member (constructor, toString, __proto__) gets the general answer', () => {
+    const p = createAppTokenProvider(sandboxCredentials(t), { scopes: [GRAPH_SCOPE], extraCa: [t.sandbox.caPem], log: capturedLog().log, route: ROUTE });
+    providers.push(p);
+    const facts = entraFacts({ route: ROUTE, transport: 'graph', tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId }, p);
+    for (const [error, aadsts, flow] of [['constructor', null, 'delegated'], ['toString', null, 'delegated'], ['invalid_request', '__proto__', 'app-only'], ['invalid_request', 'constructor', 'delegated']] as const) {
+      const outcome = classifyTokenError(new TokenError(`Entra ID said ${error}`, aadsts, error, null, { status: 400 }), { ...facts, flow });
+      expect(outcome.verdict, `${error} ${aadsts}`).toBe('route-broken');
+      expect(outcome.diagnosis).toBe(`Entra ID refused a token for app ${DEMO.appOnly.clientId}: Entra ID said ${error}`);
+    }
+  });
+});

@@ -3,14 +3,24 @@
  * `relay365 serve` (the stopping one with the last log lines attached), a held route told
  * once however many messages it holds, and the webhook when no route is healthy.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSink, until } from '../helpers/sink.js';
 import { fastRetry, routeTo, spawnRelay, startTestRelay, tempDir, writeConfig, type TestRelay } from '../helpers/relay.js';
 import { DEMO, useSandbox } from '../helpers/sandbox.js';
+import { createLogger } from '../../src/log.js';
+import { postWebhook } from '../../src/notify/webhook.js';
+import { recordForLeakScan, registerSecrets } from '../secrets/leak-sink.js';
+
+/** The part of a webhook URL that is the credential. */
+const HOOK_PATH = '/hooks/relay365/T0-incoming-Zq9x7Lp2';
+registerSecrets(HOOK_PATH);
 
 const t = useSandbox({ tenant: (tenant) => void (tenant.organization.basicAuthAllowed = true) });
 
@@ -180,10 +190,11 @@ describe('what the maintenance watches', () => {
 describe('no route is healthy', () => {
   let hook: Server | undefined;
   afterEach(async () => {
-    await new Promise((resolve) => hook?.close(resolve));
+    if (hook?.listening) await new Promise((resolve) => hook!.close(resolve));
+    hook = undefined;
   });
 
-  it('logs the event loudly and posts it to the webhook', async () => {
+  it('logs the event loudly and posts it to the webhook, given as a file: reference and never logged', async () => {
     const posts: Record<string, unknown>[] = [];
     hook = createServer((request, response) => {
       let body = '';
@@ -194,20 +205,44 @@ describe('no route is healthy', () => {
       });
     });
     await new Promise<void>((resolve) => hook!.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hooks/relay365`;
-    const relay = await startTestRelay({
-      routes: { broken: m365('not-the-password') },
-      delivery: { poll: '200ms', probe: '1h' },
-      notify: { postmaster: DEMO.relay.address, admin: { recipients: [DEMO.bob.address], webhook: url, events: ['route-held'] } },
-    });
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}${HOOK_PATH}`;
+    const dir = tempDir();
+    writeFileSync(join(dir, 'webhook-url'), `${url}\n`);
+    const relay = await startTestRelay(
+      {
+        routes: { broken: m365('not-the-password') },
+        delivery: { poll: '200ms', probe: '1h' },
+        notify: { postmaster: DEMO.relay.address, admin: { recipients: [DEMO.bob.address], webhook: 'file:webhook-url', events: ['route-held'] } },
+      },
+      dir,
+    );
     relays.push(relay);
     await send(relay, 2);
     await until(() => posts.length >= 1, 15_000, () => 'nothing was posted to the webhook');
-    expect(posts[0]).toMatchObject({ path: '/hooks/relay365', type: 'application/json', event: 'route-held', route: 'broken', node: 'relay.test', subject: 'Route broken is held: its mail waits' });
+    expect(posts[0]).toMatchObject({ path: HOOK_PATH, type: 'application/json', event: 'route-held', route: 'broken', node: 'relay.test', subject: 'Route broken is held: its mail waits' });
+    expect(JSON.stringify(relay.logs)).not.toContain(HOOK_PATH);
     expect(String(posts[0]?.text)).toContain('535 5.7.139');
     const loud = relay.logs.filter((l) => l.level === 50 && String(l.msg).startsWith('ADMIN NOTIFICATION (no healthy route to mail it)'));
     expect(loud).toHaveLength(1);
     expect(loud[0]).toMatchObject({ event: 'route-held', route: 'broken' });
     expect(await relay.relay.store.list({ kind: 'notification', limit: 10 })).toEqual([]);
+  });
+
+  it('says a webhook that cannot be reached or refuses by its scheme and host only', async () => {
+    hook = createServer((_request, response) => response.writeHead(403).end());
+    await new Promise<void>((resolve) => hook!.listen(0, '127.0.0.1', resolve));
+    const port = (hook.address() as AddressInfo).port;
+    const lines: string[] = [];
+    const log = createLogger('debug', new Writable({ write: (chunk: Buffer, _e, done) => void (recordForLeakScan('postWebhook', chunk.toString()), lines.push(chunk.toString()), done()) }));
+    const payload = { event: 'route-held', route: 'm365', node: 'relay.test', subject: 'held', text: 'held', at: new Date().toISOString() };
+    expect(await postWebhook(`http://127.0.0.1:${port}${HOOK_PATH}`, payload, log)).toBe(false);
+    await new Promise((resolve) => hook!.close(resolve));
+    expect(await postWebhook(`http://127.0.0.1:${port}${HOOK_PATH}`, payload, log)).toBe(false); // nobody listens now
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.map((l) => [l.msg, l.to])).toEqual([
+      ['the notification webhook answered HTTP 403', `http://127.0.0.1:${port}/…`],
+      ['could not reach the notification webhook', `http://127.0.0.1:${port}/…`],
+    ]);
+    expect(lines.join('')).not.toContain(HOOK_PATH);
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, configJsonSchema, loadConfig } from '../../src/config/load.js';
-import { CLI, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
+import { CLI, runCli, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
 function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
@@ -57,7 +57,7 @@ describe('choosing the PostgreSQL store', () => {
 
   it('explains a URL that is not PostgreSQL, without repeating its password', () => {
     expect(problems('store: mysql://root:S3cret-db-pw@db/relay\n')).toEqual([
-      'relay365.yaml: store.url: expected a PostgreSQL URL such as "postgres://relay365@db.contoso.example/relay365" (postgres:// or postgresql://), got "mysql://root:S3c…@db/relay"',
+      'relay365.yaml: store.url: expected a PostgreSQL URL such as "postgres://relay365@db.contoso.example/relay365" (postgres:// or postgresql://), got "mysql://root:…@db/relay"',
     ]);
     expect(problems('store:\n  ulr: postgres://db/relay365\n')).toEqual(['relay365.yaml: store: unknown key "ulr" (did you mean "url"?)']);
     expect(problems('', { RELAY365_STORE_URL: 'db.contoso.example' })).toEqual([
@@ -75,10 +75,10 @@ describe('choosing the PostgreSQL store', () => {
     const dir = tempDir();
     writeConfig(dir, { store: 'postgres://relay365:S3cret-db-pw@db.contoso.example/relay365?sslmode=require' });
     const shown = await cli(dir, ['config', 'show']);
-    expect(shown).toContain('url: postgres://relay365:S3c…@db.contoso.example/relay365?sslmode=require # set');
+    expect(shown).toContain('url: postgres://relay365:…@db.contoso.example/relay365?sslmode=require # set');
     expect(shown).not.toContain('S3cret-db-pw');
     const fromEnvironment = await cli(dir, ['config', 'show', '--json'], { RELAY365_STORE_URL: 'postgres://u@db/r?password=An0ther-pw', RELAY365_STORE__PASSWORD: 'Th1rd-pw' });
-    expect(JSON.parse(fromEnvironment).store).toMatchObject({ url: 'postgres://u@db/r?password=An0…', password: 'Th1…' });
+    expect(JSON.parse(fromEnvironment).store).toMatchObject({ url: 'postgres://u@db/r?password=…', password: '…' });
   });
 
   it('runs on PostgreSQL and never logs the password in the URL', async () => {
@@ -88,11 +88,49 @@ describe('choosing the PostgreSQL store', () => {
     writeConfig(dir, { node: { name: 'node-p' }, store: url.toString(), listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' } } } });
     relay = await spawnRelay(dir);
     const starting = relay.logs.find((l) => l.msg === 'relay365 starting');
-    expect(starting?.store).toBe(`PostgreSQL postgres://postgres:S3c…@127.0.0.1:${url.port}${url.pathname}`);
+    expect(starting?.store).toBe(`PostgreSQL postgres://postgres:…@127.0.0.1:${url.port}${url.pathname}`);
     expect(JSON.stringify(relay.logs)).not.toContain('S3cret-db-pw');
     const nodes = await cli(dir, ['nodes']);
-    expect(nodes).toMatch(/^store: PostgreSQL postgres:\/\/postgres:S3c…@127\.0\.0\.1/);
+    expect(nodes).toMatch(/^store: PostgreSQL postgres:\/\/postgres:…@127\.0\.0\.1/);
     expect(nodes).toMatch(/node-p\s+running/);
     expect(nodes).not.toContain('S3cret-db-pw');
+  });
+});
+
+describe('a store reached without TLS', () => {
+  const warningsFor = (url: string, env: NodeJS.ProcessEnv = {}) => load(`store: "${url}"\n`, env).warnings;
+  const warning = (host: string, given: string) =>
+    `store.url: the connection to PostgreSQL at ${host} does not require TLS (${given}): the database password and every message may cross the network unencrypted. Add sslmode=verify-full (with sslrootcert=<the server's CA file>) or sslmode=require to the URL`;
+
+  it('is warned about for another host without an sslmode that requires TLS', () => {
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365')).toEqual([warning('db.contoso.example', 'no sslmode')]);
+    for (const mode of ['disable', 'allow', 'prefer']) expect(warningsFor(`postgres://relay365@10.1.2.3:5432/relay365?sslmode=${mode}`)).toEqual([warning('10.1.2.3', `sslmode=${mode}`)]);
+    expect(warningsFor('postgresql://relay365@[2001:db8::5]/relay365?ssl=false')).toEqual([warning('2001:db8::5', 'ssl=false')]);
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365', { PGSSLMODE: 'prefer' })).toEqual([warning('db.contoso.example', 'sslmode=prefer')]);
+  });
+
+  it('is not warned about with TLS required, or on this host (loopback, a Unix socket)', () => {
+    for (const url of [
+      'postgres://relay365@db.contoso.example/relay365?sslmode=verify-full&sslrootcert=/etc/relay365/db-ca.pem',
+      'postgres://relay365@db.contoso.example/relay365?sslmode=require',
+      'postgres://relay365@db.contoso.example/relay365?ssl=true',
+      'postgres://relay365@127.0.0.1/relay365',
+      'postgres://relay365@localhost:5433/relay365?sslmode=disable',
+      'postgres://relay365@[::1]/relay365',
+      'postgres:///relay365?host=/var/run/postgresql',
+      'postgres:///relay365',
+      'postgres://relay365@%2Fvar%2Frun%2Fpostgresql/relay365',
+    ])
+      expect(warningsFor(url), url).toEqual([]);
+    expect(warningsFor('postgres://relay365@db.contoso.example/relay365', { PGSSLMODE: 'verify-full' })).toEqual([]);
+  });
+
+  it('config check prints the warning (never the password) and still calls the config valid', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { store: 'postgres://relay365:S3cret-db-pw@db.contoso.example/relay365' });
+    const check = await runCli(dir, ['--config', join(dir, 'relay365.yaml'), 'config', 'check']);
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain(`warning: ${warning('db.contoso.example', 'no sslmode')}`);
+    expect(check.stderr).not.toContain('S3cret-db-pw');
   });
 });

@@ -31,6 +31,7 @@ describe('scanForLeaks', () => {
       { source: 'ok', text: '{"msg":"app-only credentials ready","shown":"dem…","token":"eyJ…","keyId":"a1b2c3d4"}' },
       { source: 'ok', text: 'pass: enc:v1:a1b2c3d4:q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJ # set' },
       { source: 'ok', text: 'relay365 1.2.3 listening on 127.0.0.1:2525; version 1.0' },
+      { source: 'ok', text: '{"msg":"token request failed","body":{"refresh_token":"[secret]","client_secret":"[secret]"}}' },
     ];
     expect(scanForLeaks(logs, ['Sm4rthost-Passw0rd', 'short'])).toEqual([]);
   });

@@ -53,7 +53,7 @@ export const TOKEN_SHAPES: { name: string; pattern: RegExp }[] = [
   { name: 'an XOAUTH2 initial response (base64 of user=…\\x01auth=Bearer …)', pattern: /dXNlcj1[A-Za-z0-9+/=]{40,}/ },
   { name: 'a bearer token', pattern: /Bearer\s+[A-Za-z0-9._~+/-]{20,}/ },
   { name: 'an OAuth form field with a secret', pattern: /(client_secret|refresh_token|code_verifier|client_assertion|device_code)=[^&\s"]{8,}/ },
-  { name: 'a JSON refresh token', pattern: /"refresh_token"\s*:\s*"[^"]{8,}"/ },
+  { name: 'a JSON refresh token', pattern: /"refresh_token"\s*:\s*"(?!\[secret\]")[^"]{8,}"/ }, // "[secret]": what the logger leaves
   { name: 'a private key', pattern: /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/ },
 ];
 

@@ -8,13 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { MasterKey, openMasterKey } from '../../src/config/master-key.js';
 import { encryptSecret } from '../../src/config/secret-refs.js';
-import { tempDir, writeConfig } from '../helpers/relay.js';
+import { runCli, tempDir, writeConfig } from '../helpers/relay.js';
 import { registerSecrets } from './leak-sink.js';
 
 const SMTP_PASS = 'Smarthost-Passw0rd-from-env';
 const CLIENT_SECRET = 'Client~Secret.Value-from-a-file';
 const BASIC_PASSWORD = 'Mailbox-Passw0rd-encrypted';
-registerSecrets(SMTP_PASS, CLIENT_SECRET, BASIC_PASSWORD);
+const HOOK_PATH = '/webhookb2/7c1e-relay365-incoming-hook-Zq9';
+registerSecrets(SMTP_PASS, CLIENT_SECRET, BASIC_PASSWORD, HOOK_PATH);
 
 function config(routes: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return { routes, routing: { default: Object.keys(routes)[0] }, ...extra };
@@ -77,6 +78,46 @@ describe('env:, file: and enc: references', () => {
     const loaded = load(dir, config({ a: smarthost('placeholder') }, { node: { name: 'env:NOT_A_SECRET' } }), { RELAY365_ROUTES__A__AUTH__PASS: 'env:SMTP_PASS', SMTP_PASS });
     expect(((loaded.config.routes.a as { auth: { pass: string } }).auth).pass).toBe(SMTP_PASS);
     expect(loaded.config.node.name).toBe('env:NOT_A_SECRET');
+  });
+});
+
+describe('notify.admin.webhook, a bearer credential', () => {
+  const hook = `https://hooks.contoso.example${HOOK_PATH}`;
+  const withHook = (webhook: string) => config({ a: smarthost('x') }, { notify: { admin: { webhook } } });
+
+  it('may be env:, file: or enc:, resolved like any secret', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'hook-url'), `${hook}\n`);
+    const key = openMasterKey({ env: {}, keyFile: join(dir, 'data', 'master.key') });
+    registerSecrets(readFileSync(join(dir, 'data', 'master.key'), 'utf8').trim());
+    for (const [reference, env] of [['env:HOOK_URL', { HOOK_URL: hook }], ['file:hook-url', {}], [encryptSecret(key, hook), {}]] as const) {
+      const loaded = load(dir, withHook(reference), env);
+      expect(loaded.config.notify.admin.webhook).toBe(hook);
+      expect(loaded.secretRefs).toEqual([{ path: 'notify.admin.webhook', kind: reference.slice(0, 3) === 'enc' ? 'enc' : reference.slice(0, 3) === 'env' ? 'env' : 'file' }]);
+    }
+  });
+
+  it('is refused when it is not a URL, never repeating it', () => {
+    const dir = tempDir();
+    const file = join(dir, 'relay365.yaml');
+    expect(problemsOf(() => load(dir, withHook(`hooks.contoso.example${HOOK_PATH}`)))).toEqual([
+      `${file}: notify.admin.webhook: expected an http:// or https:// URL, or env:NAME, file:/path or enc:v1:… (the URL is a secret; it is not repeated here)`,
+    ]);
+    expect(problemsOf(() => load(dir, withHook('env:HOOK_URL'), { HOOK_URL: `ftp://hooks.contoso.example${HOOK_PATH}` }))).toEqual([
+      `${file}: notify.admin.webhook: the reference does not hold an http:// or https:// URL (the value is a secret; it is not repeated here)`,
+    ]);
+  });
+
+  it('config show masks it to its scheme and host; config check calls it a secret in plain text', async () => {
+    const dir = tempDir();
+    writeConfig(dir, withHook(hook));
+    const show = await runCli(dir, ['config', 'show']);
+    expect(show.stdout).toContain('webhook: https://hooks.contoso.example/… # set');
+    expect(show.stdout).not.toContain(HOOK_PATH);
+    const check = await runCli(dir, ['config', 'check']);
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain('notify.admin.webhook: a secret in plain text; give it as env:NAME, file:/path or enc:v1:… (relay365 secret encrypt) instead');
+    expect(check.stderr).not.toContain(HOOK_PATH);
   });
 });
 

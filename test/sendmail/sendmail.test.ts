@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/policy/passwords.js';
 import { recordForLeakScan, registerSecrets } from '../secrets/leak-sink.js';
@@ -44,9 +46,9 @@ interface Run {
 }
 
 /** Runs the CLI (or a symlink to it) with a config that points sendmail at the test relay. */
-function run(args: string[], stdin: string, sendmail: Record<string, unknown> = {}, env: Record<string, string> = {}, command = CLI): Promise<Run> {
+function run(args: string[], stdin: string, sendmail: Record<string, unknown> = {}, env: Record<string, string> = {}, command = CLI, config: Record<string, unknown> = {}): Promise<Run> {
   const dir = tempDir('relay365-sendmail-');
-  writeConfig(dir, { sendmail: { host: '127.0.0.1', port: relay.port, timeout: '5s', ...sendmail } });
+  writeConfig(dir, { sendmail: { host: '127.0.0.1', port: relay.port, timeout: '5s', ...sendmail }, ...config });
   return new Promise((resolve) => {
     const argv = command === CLI ? [command, 'sendmail', ...args] : [command, ...args];
     const child = spawn(process.execPath, argv, { cwd: dir, env: { PATH: process.env.PATH, ...env } });
@@ -141,6 +143,58 @@ describe('relay365 sendmail', () => {
     const none = await run(['-t'], 'Subject: no one\n\nx\n');
     expect(none.code).toBe(65);
     expect(none.stderr).toBe('sendmail: no recipients: the message has no To, Cc or Bcc, and none were given\n');
+  });
+
+  it('never sends the password to a relay that does not do STARTTLS (tls: starttls): exits 78, and nothing reaches it', async () => {
+    const seen: string[] = [];
+    const plain = new SMTPServer({
+      disabledCommands: ['STARTTLS'], // offers no STARTTLS and refuses the command
+      allowInsecureAuth: true, // would take a password in clear: sendmail must not give it one
+      onAuth: (auth, _session, done) => (seen.push(`AUTH ${auth.username}`), done(null, { user: auth.username })),
+      onMailFrom: (address, _session, done) => (seen.push(`MAIL FROM ${address.address}`), done()),
+      onData: (stream, _session, done) => (seen.push('DATA'), stream.resume().on('end', () => done())),
+      logger: false,
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (plain.server.address() as AddressInfo).port;
+      const out = await run(['-t', '-f', 'cron@jobs.contoso.example'], 'To: ops@contoso.example\nSubject: x\n\nx\n', { port, tls: 'starttls', app: 'cron', password: 'env:CRON_PASSWORD' }, { CRON_PASSWORD: PASSWORD });
+      expect(out.code).toBe(78);
+      expect(out.stderr).toMatch(new RegExp(`^sendmail: the relay at 127\\.0\\.0\\.1:${port} does not do STARTTLS \\(it said: 5\\d\\d .*\\): the password of app cron was not sent, nor the message`));
+      expect(out.stderr).not.toContain(PASSWORD);
+      expect(seen).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
+  it('refuses tls: none with a password for a relay on another host, before connecting', async () => {
+    const out = await run(['ops@contoso.example'], 'Subject: x\n\nx\n', { host: '192.0.2.25', port: 587, tls: 'none', app: 'cron', password: 'env:CRON_PASSWORD' }, { CRON_PASSWORD: PASSWORD });
+    expect(out.code).toBe(78);
+    expect(out.stderr).toBe('sendmail: sendmail.tls: none would send the password of app cron unencrypted to 192.0.2.25; use starttls or implicit (nothing was sent)\n');
+  });
+
+  it("resolves only sendmail.password: routes' secrets it cannot read (a missing file, an unset variable, enc: without the master key) do not stop it", async () => {
+    const unreadable = {
+      routes: {
+        m365: { transport: 'graph', mailbox: 'relay@contoso.example', credentials: { tenant: 'contoso.example', clientId: 'app', clientSecret: 'file:/nonexistent/relay365/client-secret' } },
+        basic: { transport: 'smtp-basic', mailbox: 'scanner@contoso.example', password: 'env:SCANNER_PASSWORD' },
+        smarthost: { transport: 'smarthost', host: 'smtp.contoso.example', auth: { user: 'relay', pass: 'enc:v1:0badc0de:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } },
+      },
+      routing: { default: 'm365' },
+      notify: { admin: { webhook: 'env:NOTIFY_WEBHOOK' } },
+    };
+    const before = sink.messages.length;
+    const out = await run(['-t', '-f', 'cron@jobs.contoso.example', '-v'], 'To: ops@contoso.example\nSubject: as cron\n\nhello\n', { app: 'cron', password: 'env:CRON_PASSWORD' }, { CRON_PASSWORD: PASSWORD }, CLI, unreadable);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect((await relay.relay.store.get(queuedId(out)))?.app).toBe('cron');
+    await sink.waitForMessages(before + 1);
+    // The one secret it needs must be there, and is named when it is not.
+    const missing = await run(['ops@contoso.example'], 'Subject: x\n\nx\n', { app: 'cron', password: 'env:CRON_PASSWORD' }, {}, CLI, unreadable);
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toMatch(/sendmail\.password: the environment variable CRON_PASSWORD \(env:CRON_PASSWORD\) is not set\n/);
+    expect(missing.stderr).not.toMatch(/routes\.|notify\./);
   });
 
   it('refuses other modes (-bp) with 64 and accepts -bm', async () => {

@@ -2,11 +2,16 @@
 // to the sandbox's Graph (credentials.authorityHost and endpoint at the sandbox, ca its CA file).
 // A route Entra ID refuses a token for holds the message (not failed), with the fix; once the
 // tenant is fixed, the held route's probe delivers it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/sink.js';
 import { fastRetry, startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { DEMO } from '../helpers/sandbox.js';
+import { keyIdOf } from '../../src/config/secret-box.js';
+import { registerSecrets } from '../secrets/leak-sink.js';
 import { ALICE, BOB, only, rawOf, RELAY, useGraphSandbox } from './graph-fixture.js';
 
 const t = useGraphSandbox(); // the demo tenant put back for each test
@@ -61,6 +66,20 @@ describe('a graph route in a running relay', () => {
     expect(alice).toMatchObject({ subject: 'Job ZFI_PAYMENTS finished', to: [ALICE] });
     expect(await rawOf(t, alice.id)).toMatch(/^Received: from .*\r\n\tby relay\.test \(relay365\)/m); // Graph adds Message-ID and Date above it
     expect(await rawOf(t, only(t, BOB).id)).not.toMatch(/^Bcc:/im);
+  });
+
+  it("keeps the route's access token in the store sealed with the master key it creates (the token is in no row)", async () => {
+    relay = await graphRelay();
+    await settled(await submit([ALICE]), 'delivered');
+    const keyText = readFileSync(join(relay.dir, 'data', 'master.key'), 'utf8').trim();
+    registerSecrets(keyText);
+    expect(relay.logs.some((l) => String(l.msg).startsWith('created the master key file'))).toBe(true);
+    const db = new Database(join(relay.dir, 'data', 'relay365.db'), { readonly: true });
+    const rows = db.prepare('SELECT value FROM access_tokens').all() as { value: string }[];
+    db.close();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.value).toMatch(new RegExp(`^${keyIdOf(Buffer.from(keyText, 'base64'))}:[A-Za-z0-9_-]+$`));
+    expect(rows[0]!.value).not.toMatch(/eyJ/); // no JWT, in clear or in part
   });
 
   it('holds the message while the app has no admin consent, with the consent URL; delivers it once consent is granted', async () => {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { MasterKey } from '../../config/master-key.js';
 import type { Config } from '../../config/schema.js';
+import { hasOwn } from '../../config/own.js';
 import { effectiveRoutes } from '../../delivery/router.js';
 import type { Store } from '../../queue/store.js';
 import type { AdminAuth } from '../auth.js';
@@ -13,7 +14,7 @@ const anyObject = { type: 'object', additionalProperties: true } as const;
 
 export function routeRoutes(app: FastifyInstance, config: Config, store: Store, auth: AdminAuth, key: MasterKey | null): void {
   const known = (name: string) => {
-    if (!(name in effectiveRoutes(config))) throw notFound(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`);
+    if (!hasOwn(effectiveRoutes(config), name)) throw notFound(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`);
   };
 
   app.get(

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { MasterKey } from '../../config/master-key.js';
 import type { Config } from '../../config/schema.js';
+import { own } from '../../config/own.js';
 import { effectiveRoutes } from '../../delivery/router.js';
 import { AppDirectory } from '../../policy/apps.js';
 import { nodeState } from '../../queue/heartbeat.js';
@@ -148,7 +149,7 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
     async (request) => {
       const caller = auth.require(request);
       const [name, address] = [...listeners()][0] ?? [];
-      const listener = name ? config.listeners[name] : undefined;
+      const listener = name ? own(config.listeners, name) : undefined;
       if (!name || !address || !listener) throw badRequest('this relay has no SMTP listener to submit a test message to');
       try {
         return await submitTestMessage({

@@ -6,6 +6,7 @@
  * classify-token.ts asks here first for delegated routes and falls back to its own table.
  */
 import type { TokenError } from '../../credentials/token.js';
+import { own } from '../../config/own.js';
 import { appRegistration, key, type EntraFacts } from './fixes-entra.js';
 
 export interface DelegatedVerdict {
@@ -67,9 +68,9 @@ const BY_AADSTS: Record<string, Row> = {
 
 /** The verdict for a delegated route's token failure, or null when it is not one of these. */
 export function classifyDelegated(e: TokenError, f: EntraFacts): DelegatedVerdict | null {
-  const byError = BY_ERROR[e.error];
+  const byError = own(BY_ERROR, e.error);
   if (byError) return byError(e, f);
-  const byCode = e.aadsts !== null ? BY_AADSTS[e.aadsts] : undefined;
+  const byCode = e.aadsts !== null ? own(BY_AADSTS, e.aadsts) : undefined;
   if (byCode) return byCode(e, f);
   // Any other refusal of the refresh grant (invalid_grant, interaction_required): the sign-in is unusable.
   if (e.error === 'invalid_grant' || e.error === 'interaction_required') {

@@ -5,6 +5,7 @@
  * overloaded or throttling defers them (transient, at Retry-After when it gave one).
  */
 import type { UpstreamReply } from '../../queue/store.js';
+import { own } from '../../config/own.js';
 import type { EntraEndpoints } from '../../credentials/entra-endpoints.js';
 import type { TokenError } from '../../credentials/token.js';
 import { outcome, type Outcome } from '../transport.js';
@@ -90,7 +91,7 @@ export function classifyTokenError(e: TokenError, f: EntraFacts, now: number = D
   }
   const delegated = f.flow === 'delegated' ? classifyDelegated(e, f) : null;
   if (delegated) return outcome('route-broken', delegated.diagnosis, { reply, fix: delegated.fix });
-  const row = e.aadsts !== null ? AADSTS[e.aadsts] : undefined;
+  const row = e.aadsts !== null ? own(AADSTS, e.aadsts) : undefined;
   if (row) {
     const r = row(e, f);
     return outcome(r.verdict ?? 'route-broken', r.diagnosis, { reply, fix: r.fix });

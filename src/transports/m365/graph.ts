@@ -52,7 +52,7 @@ export class GraphTransport implements Transport {
   ) {
     this.log = ctx.log.child({ route, transport: 'graph', mailbox: config.mailbox });
     const concurrency = (pacingOf(config) as Pacing).concurrency;
-    this.tokens = createRouteTokenProvider({ route, transport: 'graph', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, endpoint: config.endpoint, log: this.log, signIns: ctx.signIns, tokenCache: ctx.tokenCache });
+    this.tokens = createRouteTokenProvider({ route, transport: 'graph', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, endpoint: config.endpoint, log: this.log, signIns: ctx.signIns, sharedTokens: ctx.sharedTokens });
     this.agent = graphAgent(readCaCertificates(config.ca), concurrency);
     this.api = new GraphApi({ endpoint: config.endpoint, mailbox: config.mailbox, tokens: this.tokens, agent: this.agent, limiter: new RequestLimiter(concurrency), log: this.log, timeoutMs: REQUEST_TIMEOUT_MS });
     const base = { route, transport: 'graph' as const, mailbox: config.mailbox, tenant: config.credentials.tenant, clientId: config.credentials.clientId, endpoint: config.endpoint };

@@ -123,6 +123,6 @@ export class SmtpOAuthTransport implements Transport {
  * https://outlook.office.com/SMTP.Send), as credentials.flow says.
  */
 export function createSmtpOAuthTransport(route: string, config: SmtpOAuthRouteConfig, ctx: TransportContext): SmtpOAuthTransport {
-  const tokens = createRouteTokenProvider({ route, transport: 'smtp-oauth', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, log: ctx.log.child({ route }), signIns: ctx.signIns, tokenCache: ctx.tokenCache });
+  const tokens = createRouteTokenProvider({ route, transport: 'smtp-oauth', mailbox: config.mailbox, credentials: config.credentials, ca: config.ca, log: ctx.log.child({ route }), signIns: ctx.signIns, sharedTokens: ctx.sharedTokens });
   return new SmtpOAuthTransport(route, config, ctx, tokens);
 }

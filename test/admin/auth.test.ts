@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { passwordChecks } from '../../src/policy/passwords.js';
 import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
 import { upstreamTlsIdentity } from '../helpers/sink.js';
 import { recordForLeakScan } from '../secrets/leak-sink.js';
@@ -89,6 +90,17 @@ describe('admin sign-in', () => {
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(500);
     expect(client.cookie).toBeNull();
     expect(JSON.stringify(relay.relay.logs)).not.toContain('guess-');
+  });
+
+  it('checks an unknown user against a dummy hash of the current cost, as much work as a known user', async () => {
+    relay = await startAdminRelay();
+    const client = new AdminClient(relay.base);
+    const before = { ...passwordChecks };
+    expect((await client.login('nobody-here', 'guess')).status).toBe(401);
+    expect(passwordChecks.ofUnknownUsers - before.ofUnknownUsers).toBe(1);
+    expect(passwordChecks.ofKnownUsers - before.ofKnownUsers).toBe(0);
+    expect((await client.login(ADMIN.user, 'guess')).status).toBe(401);
+    expect(passwordChecks.ofKnownUsers - before.ofKnownUsers).toBe(1);
   });
 
   it('with no users, writes a one-time setup token to a 0600 file the log names, which signs in once', async () => {

@@ -12,6 +12,10 @@ import { startSink, type Sink } from '../helpers/sink.js';
 export const ADMIN = { user: 'ops', password: 'correct horse battery staple' };
 registerSecrets(ADMIN.password);
 
+/** ADMIN's hash, made once per test file: scrypt at the current cost takes most of a second. */
+let hashed: Promise<string> | null = null;
+const adminHash = () => (hashed ??= hashPassword(ADMIN.password));
+
 export interface AdminRelay {
   relay: TestRelay;
   sink: Sink;
@@ -22,7 +26,7 @@ export interface AdminRelay {
 /** A relay whose route `main` delivers to a sink that refuses nobody@… for good (550 5.1.1). */
 export async function startAdminRelay(admin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<AdminRelay> {
   const sink = await startSink({ rcpt: (address) => (address.startsWith('nobody@') ? { code: 550, text: '5.1.1 User unknown' } : null) });
-  const users = 'users' in admin ? admin.users : { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) } };
+  const users = 'users' in admin ? admin.users : { [ADMIN.user]: { passwordHash: await adminHash() } };
   const relay = await startTestRelay({
     routes: { main: routeTo(sink.port) },
     delivery: fastRetry,

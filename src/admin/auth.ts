@@ -18,7 +18,7 @@ import type {} from '@fastify/cookie';
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { maskSecret } from '../config/secrets.js';
-import { verifyPassword } from '../policy/passwords.js';
+import { isBelowCurrentCost, verifyPassword } from '../policy/passwords.js';
 import { SignInGuard } from '../policy/sign-in-guard.js';
 import type { Store } from '../queue/store.js';
 import { ProblemError } from './problems.js';
@@ -59,6 +59,9 @@ export class AdminAuth {
     private readonly now: () => number = Date.now,
   ) {
     this.setupToken = Object.keys(config.users).length ? null : `setup-${randomToken(24)}`;
+    for (const [user, { passwordHash }] of Object.entries(config.users)) {
+      if (isBelowCurrentCost(passwordHash)) log.warn({ user }, `admin.users.${user}.passwordHash was made with less scrypt work than new hashes get: it works, but is cheaper to guess; make a new one with \`relay365 admin passwd ${user}\``);
+    }
     const { attempts, duration, perUser, slowDown, trustSignedIn } = config.lockout;
     this.signIns = new SignInGuard(store, 'admin', {
       limits: { address: { max: attempts, windowMs: duration, coolDownMs: duration }, user: { max: perUser, windowMs: duration, slowDownMs: slowDown }, trustMs: trustSignedIn },

@@ -11,6 +11,7 @@ import { AppDirectory, type App } from './apps.js';
 import type { Predictions } from './predict.js';
 import { maskSecret } from '../config/secrets.js';
 import { ConnectionsPerAddress } from './protection.js';
+import { isBelowCurrentCost } from './passwords.js';
 import { SignInGuard } from './sign-in-guard.js';
 import { checkHeaderFrom, checkRecipient, checkSender, withDefaultDomain, type Refusal } from './rules.js';
 
@@ -37,6 +38,11 @@ export class Door {
       atOnce: protection.authAtOnce,
     });
     this.connections = new ConnectionsPerAddress(protection.connectionsPerAddress);
+    for (const app of appDirectory.list()) {
+      if (app.config.auth && isBelowCurrentCost(app.config.auth.passwordHash)) {
+        log.warn({ app: app.name }, `apps.${app.name}.auth.passwordHash was made with less scrypt work than new hashes get: it works, but is cheaper to guess; make a new one with \`relay365 app passwd ${app.name}\``);
+      }
+    }
   }
 
   get apps(): AppDirectory {

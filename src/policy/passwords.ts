@@ -42,6 +42,15 @@ export async function hashPassword(password: string): Promise<string> {
 export const PASSWORD_HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
 /**
+ * Whether a hash was made with less work than new ones get (N = 2^14 before): it still
+ * verifies, but is cheaper to guess, and answers faster than an unknown user name does.
+ */
+export function isBelowCurrentCost(hash: string): boolean {
+  const parts = PASSWORD_HASH.exec(hash);
+  return parts !== null && Number(parts[1]) * Number(parts[2]) * Number(parts[3]) < PARAMS.N * PARAMS.r * PARAMS.p;
+}
+
+/**
  * Whether the password matches the hash. Without a hash (the user name is unknown) the password
  * is checked against a dummy hash of the current cost, and the answer is no.
  */

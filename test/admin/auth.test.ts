@@ -148,6 +148,14 @@ describe('admin sign-in', () => {
     expect(JSON.stringify(relay.relay.logs)).not.toContain(typed);
   });
 
+  it('lets a user in whose hash was made with the old cost (N = 2^14), and says at start to make a new one', async () => {
+    relay = await startAdminRelay({ users: { legacy: { passwordHash: 'scrypt$16384$8$1$cmVsYXkzNjUtb2xkLXNhbA==$LJQD5Dsz1HL906xJhSfOqSbT6FBpoRClJn5cqN1gI18=' } } });
+    expect((await new AdminClient(relay.base).login('legacy', 'old-secret')).status).toBe(200);
+    const warnings = relay.relay.logs.filter((l) => /passwordHash was made with less scrypt work/.test(String(l.msg)));
+    expect(warnings.map((l) => l.user)).toEqual(['legacy']);
+    expect(String(warnings[0]!.msg)).toContain('relay365 admin passwd legacy');
+  });
+
   it('checks an unknown user against a dummy hash of the current cost, as much work as a known user', async () => {
     relay = await startAdminRelay();
     const client = new AdminClient(relay.base);

@@ -40,9 +40,12 @@ describe('password hashes', () => {
     expect(await hashPassword('x')).toMatch(/^scrypt\$131072\$8\$1\$/);
   });
 
-  it('lets an app in whose hash was made with the old cost (N = 2^14)', async () => {
+  it('lets an app in whose hash was made with the old cost (N = 2^14), and says at start to make a new one', async () => {
     expect(await authenticate('legacy', 'old-secret')).toMatch(/^235 /);
     expect(await authenticate('legacy', 'not-it')).toBe('535 5.7.8 Authentication credentials invalid');
+    const warnings = relay.logs.filter((l) => /passwordHash was made with less scrypt work/.test(String(l.msg)));
+    expect(warnings.map((l) => l.app)).toEqual(['legacy']);
+    expect(String(warnings[0]!.msg)).toContain('relay365 app passwd legacy');
   });
 });
 

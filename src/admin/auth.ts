@@ -18,7 +18,9 @@ import type {} from '@fastify/cookie';
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { own } from '../config/own.js';
-import { verifyPassword } from '../policy/passwords.js';
+import { maskSecret } from '../config/secrets.js';
+import { isBelowCurrentCost, verifyPassword } from '../policy/passwords.js';
+import { SignInGuard } from '../policy/sign-in-guard.js';
 import type { Store } from '../queue/store.js';
 import { ProblemError } from './problems.js';
 import { API_TOKEN_PREFIX, randomToken, sameSecret, sha256 } from './secrets.js';
@@ -43,11 +45,12 @@ declare module 'fastify' {
 
 const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Sign-in required', detail, {}, { 'www-authenticate': 'Bearer realm="relay365"' });
 
-/** A hash verified against when the user does not exist, so a wrong user name takes as long as a wrong password. */
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+/** Sign-ins checked at once per address and per user name on each node, and how many more may wait (SMTP's are protection.authAtOnce). */
+const CONSOLE_AT_ONCE = { perAddress: 2, perUser: 2, waiting: 8 };
 
 export class AdminAuth {
   private setupToken: string | null;
+  private readonly signIns: SignInGuard;
 
   constructor(
     private readonly config: AdminConfig,
@@ -57,6 +60,14 @@ export class AdminAuth {
     private readonly now: () => number = Date.now,
   ) {
     this.setupToken = Object.keys(config.users).length ? null : `setup-${randomToken(24)}`;
+    for (const [user, { passwordHash }] of Object.entries(config.users)) {
+      if (isBelowCurrentCost(passwordHash)) log.warn({ user }, `admin.users.${user}.passwordHash was made with less scrypt work than new hashes get: it works, but is cheaper to guess; make a new one with \`relay365 admin passwd ${user}\``);
+    }
+    const { attempts, duration, perUser, slowDown, trustSignedIn } = config.lockout;
+    this.signIns = new SignInGuard(store, 'admin', {
+      limits: { address: { max: attempts, windowMs: duration, coolDownMs: duration }, user: { max: perUser, windowMs: duration, slowDownMs: slowDown }, trustMs: trustSignedIn },
+      atOnce: CONSOLE_AT_ONCE,
+    }, now);
   }
 
   /**
@@ -120,22 +131,32 @@ export class AdminAuth {
   }
 
   async login(request: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<{ user: string; csrfToken: string; expiresAt: number }> {
+    // Counted per client address and per user name, for every node together, before the
+    // password is checked (policy/sign-in-guard.ts): an address that guesses is locked out, a
+    // user that is guessed at is only slowed down — nobody can lock `admin` out.
+    const outcome = await this.signIns.attempt(request.ip, user, async () => ((await this.passwordMatches(user, password)) ? true : undefined));
+    // The user field may hold a password typed in the wrong place: only a user that exists is logged as it is.
+    const shown = { user: this.isUser(user) ? user : maskSecret(user), client: request.ip };
+    if (!outcome.ok) {
+      const wait = (until: number) => Math.max(1, Math.ceil((until - this.now()) / 1000));
+      const tooMany = (slug: string, title: string, seconds: number, detail: string) =>
+        new ProblemError(429, slug, title, detail, { retryAfter: seconds }, { 'retry-after': String(seconds) });
+      switch (outcome.refusal) {
+        case 'wrong':
+          this.log.warn({ ...shown, coolDownUntil: outcome.coolDownUntil ? new Date(outcome.coolDownUntil).toISOString() : undefined }, 'admin sign-in failed');
+          throw new ProblemError(401, 'bad-credentials', 'Wrong user or password', 'The user name or the password is wrong.');
+        case 'cooling-down':
+          this.log.warn(shown, 'admin sign-in refused: the address is locked out');
+          throw tooMany('locked-out', 'Too many failed sign-ins', wait(outcome.until), `Sign-in from ${request.ip} is locked for ${wait(outcome.until)} s after ${this.config.lockout.attempts} failed sign-ins.`);
+        case 'slowed-down':
+          this.log.warn(shown, 'admin sign-in refused: too many failed sign-ins for this user, slowed down');
+          throw tooMany('slowed-down', 'Too many failed sign-ins for this user', wait(outcome.until), `Too many failed sign-ins for this user name: wait ${wait(outcome.until)} s before the next attempt.`);
+        case 'busy':
+          this.log.warn({ ...shown, busy: outcome.of }, 'admin sign-in refused: too many at once');
+          throw tooMany('busy', 'Too many sign-ins at once', 1, 'Too many sign-ins are being checked at once; try again in a moment.');
+      }
+    }
     const now = this.now();
-    // Per user name and per client address, for every node together: neither guessing one
-    // user's password from many places nor many users' from one place goes far.
-    const keys = [`admin-user:${user.toLowerCase()}`, `admin-ip:${request.ip}`];
-    const locked = await this.store.signInLockedUntil(keys, now);
-    if (locked) {
-      const seconds = Math.ceil((locked - now) / 1000);
-      throw new ProblemError(429, 'locked-out', 'Too many failed sign-ins', `Sign-in is locked for ${seconds} s after ${this.config.lockout.attempts} failures.`, { retryAfter: seconds }, { 'retry-after': String(seconds) });
-    }
-    if (!(await this.passwordMatches(user, password))) {
-      const { attempts, duration } = this.config.lockout;
-      await this.store.signInFailed(keys, now, { max: attempts, windowMs: duration, lockMs: duration });
-      this.log.warn({ user, client: request.ip }, 'admin sign-in failed');
-      throw new ProblemError(401, 'bad-credentials', 'Wrong user or password', 'The user name or the password is wrong.');
-    }
-    await this.store.signInSucceeded(keys);
     if (user === SETUP_USER && this.setupToken) {
       this.setupToken = null; // one time only
       rmSync(this.config.setupTokenFile, { force: true });
@@ -144,7 +165,7 @@ export class AdminAuth {
     const session = { id: sha256(cookie), user, csrf: randomToken(), createdAt: now, expiresAt: now + this.config.sessionLifetime };
     await this.store.createAdminSession(session, now);
     reply.setCookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'strict', secure: this.secure, path: '/', expires: new Date(session.expiresAt) });
-    this.log.info({ user, client: request.ip }, 'admin signed in');
+    this.log.info(shown, 'admin signed in');
     return { user, csrfToken: session.csrf, expiresAt: session.expiresAt };
   }
 
@@ -153,10 +174,13 @@ export class AdminAuth {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
   }
 
+  private isUser(user: string): boolean {
+    return Object.hasOwn(this.config.users, user) || (user === SETUP_USER && this.setupToken !== null);
+  }
+
   private async passwordMatches(user: string, password: string): Promise<boolean> {
     if (user === SETUP_USER && this.setupToken) return sameSecret(password, this.setupToken);
-    const hash = own(this.config.users, user)?.passwordHash;
-    const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
-    return hash !== undefined && ok;
+    // An unknown user is checked against a dummy hash of the same cost: a wrong user name takes as long as a wrong password.
+    return verifyPassword(password, own(this.config.users, user)?.passwordHash);
   }
 }

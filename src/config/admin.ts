@@ -35,8 +35,13 @@ export const adminSchema = z
     sessionLifetime: duration().prefault('8h').describe('A console session ends this long after signing in.'),
     lockout: z
       .strictObject({
-        attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins for one user (or from one address), on all nodes together, before it is locked out.'),
-        duration: duration().prefault('15m').describe('How long a lock-out lasts; failures older than this are forgotten.'),
+        attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins from one address (an IPv6 address counts by its /64), on all nodes together, before the address is locked out, whatever user it tries.'),
+        duration: duration().prefault('15m').describe("How long an address's lock-out lasts; failures older than this are forgotten."),
+        perUser: intInRange(1, 1000)
+          .default(5)
+          .describe('From this many failed sign-ins for one user name (from any addresses, none more than duration apart) on, it gets one attempt…'),
+        slowDown: duration().prefault('1m').describe('…per this long (429 with Retry-After for the others): slowed down, never locked out…'),
+        trustSignedIn: duration().prefault('30d').describe('…and not at all at an address where it signed in within this time.'),
       })
       .prefault({}),
   })

@@ -91,9 +91,21 @@ export const protectionSchema = z
   .strictObject({
     authFailures: z
       .strictObject({
-        max: intInRange(1, 1000).default(5).describe('Failed AUTH attempts from one address…'),
+        max: intInRange(1, 1000).default(5).describe('Failed AUTH attempts from one address (an IPv6 address counts by its /64), on all nodes together…'),
         window: duration().prefault('10m').describe('…within this time…'),
-        coolDown: duration().prefault('15m').describe('…make it get 421 4.7.0 for this long.'),
+        coolDown: duration().prefault('15m').describe('…make it get 421 4.7.0 for this long, whatever user it tries.'),
+        perUser: intInRange(1, 1000)
+          .default(5)
+          .describe('From this many failed AUTH attempts for one user name (from any addresses, none more than window apart) on, it gets one attempt…'),
+        slowDown: duration().prefault('1m').describe('…per this long (454 4.7.0 for the others): slowed down, never locked out…'),
+        trustSignedIn: duration().prefault('30d').describe('…and not at all at an address where it signed in within this time.'),
+      })
+      .prefault({}),
+    authAtOnce: z
+      .strictObject({
+        perAddress: intInRange(1, 100).default(2).describe('AUTH password checks at once, on each node, for one address (an IPv6 address: its /64)…'),
+        perUser: intInRange(1, 100).default(2).describe('…and for one user name…'),
+        waiting: intInRange(0, 1000).default(8).describe('…with this many more waiting their turn behind each; beyond that, 454 4.7.0.'),
       })
       .prefault({}),
     connectionsPerAddress: intInRange(1, 100_000).default(50).describe('Simultaneous connections from one address, all listeners together.'),

@@ -62,11 +62,18 @@ export class AppDirectory {
     return this.all.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
-  /** The app these AUTH credentials belong to, or undefined. */
+  /**
+   * The app these AUTH credentials belong to, or undefined. An unknown user name costs the same
+   * scrypt work as a known one (verifyPassword's dummy hash), so timing does not tell them apart.
+   */
   async authenticate(user: string, password: string): Promise<App | undefined> {
-    const app = this.apps.find((a) => a.config.auth && (a.config.auth.user ?? a.name) === user);
-    if (!app?.config.auth) return undefined;
-    return (await verifyPassword(password, app.config.auth.passwordHash)) ? app : undefined;
+    const app = this.appOfUser(user);
+    return (await verifyPassword(password, app?.config.auth?.passwordHash)) ? app : undefined;
+  }
+
+  /** The app whose AUTH user this is (exactly as configured), if any. */
+  appOfUser(user: string): App | undefined {
+    return this.apps.find((a) => a.config.auth && (a.config.auth.user ?? a.name) === user);
   }
 
   list(): readonly App[] {

@@ -10,7 +10,10 @@ import type { Originators } from '../mime/from-header.js';
 import type { Store } from '../queue/store.js';
 import { AppDirectory, type App } from './apps.js';
 import type { Predictions } from './predict.js';
-import { AuthFailures, ConnectionsPerAddress } from './protection.js';
+import { maskSecret } from '../config/secrets.js';
+import { ConnectionsPerAddress } from './protection.js';
+import { isBelowCurrentCost } from './passwords.js';
+import { SignInGuard } from './sign-in-guard.js';
 import { checkHeaderFrom, checkRecipient, checkSender, withDefaultDomain, type Refusal } from './rules.js';
 
 export type { Refusal } from './rules.js';
@@ -19,7 +22,8 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 export class Door {
-  private readonly failures: AuthFailures;
+  /** AUTH attempts: counted before the password is checked, cool-downs, slow-downs, checks at once. */
+  private readonly failures: SignInGuard;
   private readonly connections: ConnectionsPerAddress;
 
   constructor(
@@ -29,8 +33,17 @@ export class Door {
     protection: ProtectionConfig,
     private readonly log: Logger,
   ) {
-    this.failures = new AuthFailures(store, protection.authFailures);
+    const { max, window, coolDown, perUser, slowDown, trustSignedIn } = protection.authFailures;
+    this.failures = new SignInGuard(store, 'smtp', {
+      limits: { address: { max, windowMs: window, coolDownMs: coolDown }, user: { max: perUser, windowMs: window, slowDownMs: slowDown }, trustMs: trustSignedIn },
+      atOnce: protection.authAtOnce,
+    });
     this.connections = new ConnectionsPerAddress(protection.connectionsPerAddress);
+    for (const app of appDirectory.list()) {
+      if (app.config.auth && isBelowCurrentCost(app.config.auth.passwordHash)) {
+        log.warn({ app: app.name }, `apps.${app.name}.auth.passwordHash was made with less scrypt work than new hashes get: it works, but is cheaper to guess; make a new one with \`relay365 app passwd ${app.name}\``);
+      }
+    }
   }
 
   get apps(): AppDirectory {
@@ -63,19 +76,25 @@ export class Door {
   }
 
   async authenticate(user: string, password: string, address: string): Promise<App | Refusal> {
+    // The user field may hold a password typed in the wrong place: only a configured app's user is logged as it is.
+    const shown = { client: address, user: this.apps.appOfUser(user) ? user : maskSecret(user) };
     try {
-      // Another node may have started the address's cool-down.
-      const cooling = await this.failures.check(address);
-      if (cooling) return coolingDown(address, cooling);
-      const app = await this.apps.authenticate(user, password);
-      if (app) {
-        await this.failures.succeed(address);
-        return app;
+      const outcome = await this.failures.attempt(address, user, () => this.apps.authenticate(user, password));
+      if (outcome.ok) return outcome.value;
+      switch (outcome.refusal) {
+        case 'wrong':
+          this.log.warn({ ...shown, coolDownUntil: outcome.coolDownUntil ? new Date(outcome.coolDownUntil).toISOString() : undefined }, 'AUTH failed');
+          return outcome.coolDownUntil ? coolingDown(address, outcome.coolDownUntil) : { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
+        case 'cooling-down':
+          this.log.warn({ ...shown, coolDownUntil: new Date(outcome.until).toISOString() }, 'AUTH refused: the address is cooling down');
+          return coolingDown(address, outcome.until);
+        case 'slowed-down':
+          this.log.warn({ ...shown, slowDownUntil: new Date(outcome.until).toISOString() }, 'AUTH refused: too many failed attempts for this user, slowed down');
+          return { code: 454, enhanced: '4.7.0', text: `Too many failed AUTH attempts for this user; try again after ${new Date(outcome.until).toISOString()}` };
+        case 'busy':
+          this.log.warn({ ...shown, busy: outcome.of }, 'AUTH refused: too many attempts at once');
+          return { code: 454, enhanced: '4.7.0', text: `${busy[outcome.of](address)}; try again in a moment` };
       }
-      const coolDown = await this.failures.fail(address);
-      this.log.warn({ client: address, user, coolDownUntil: coolDown ? new Date(coolDown).toISOString() : undefined }, 'AUTH failed');
-      if (coolDown) return coolingDown(address, coolDown);
-      return { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
     } catch (err) {
       this.log.error({ err, client: address }, 'AUTH could not be checked: the store did not answer');
       return { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure; try again later' };
@@ -139,6 +158,12 @@ export class Door {
     return { messages: app.config.limits.messagesPerMinute ?? Number.MAX_SAFE_INTEGER, minuteMs: MINUTE, recipients: app.config.limits.recipientsPerDay ?? Number.MAX_SAFE_INTEGER, dayMs: DAY };
   }
 }
+
+const busy = {
+  address: (address: string) => `Too many AUTH attempts at once from ${address}`,
+  user: () => 'Too many AUTH attempts at once for this user',
+  node: () => 'This relay is checking too many passwords at once',
+};
 
 function coolingDown(address: string, until: number): Refusal {
   return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(until).toISOString()}` };

@@ -1,15 +1,39 @@
 /**
  * The store's part for what the nodes of a cluster share besides the queue: tokens (app-only
  * access tokens, delegated sign-ins), the nodes themselves with their heartbeats, and the
- * count of failed sign-ins (SMTP AUTH, the console) that locks a guesser out of every node.
+ * count of sign-in attempts (SMTP AUTH, the console) that keeps a guesser to the same few tries on every node.
  */
 
-/** Failed sign-ins: `max` within `windowMs` of the first lock the key (an address, a user) for `lockMs`. */
-export interface SignInPolicy {
-  max: number;
-  windowMs: number;
-  lockMs: number;
+/**
+ * How sign-ins (SMTP AUTH, the console) are limited, for all nodes together.
+ * - Per client address: `max` attempts that did not succeed within `windowMs` of the first
+ *   cool the address down for `coolDownMs` — whatever user it tries.
+ * - Per user name: from the `max`-th attempt that did not succeed on, one attempt per
+ *   `slowDownMs` — a guesser spread over many addresses gets one try a minute, and nobody can
+ *   lock the user out: the slow-down does not apply at an address where the user signed in
+ *   within `trustMs`. The count is forgotten after `windowMs` without attempts.
+ */
+export interface SignInLimits {
+  address: { max: number; windowMs: number; coolDownMs: number };
+  user: { max: number; windowMs: number; slowDownMs: number };
+  trustMs: number;
 }
+
+/** One sign-in attempt: the keys it counts against (its client address's, its user name's), and the limits. */
+export interface SignInAttempt {
+  address: string;
+  user: string;
+  limits: SignInLimits;
+}
+
+/**
+ * Whether an attempt may have its password checked. `in-progress`: the address's attempts still
+ * being checked already fill its `max`; nothing is locked, it may try again in a moment.
+ */
+export type SignInAdmission =
+  | { admitted: true }
+  | { admitted: false; refusal: 'cooling-down' | 'slowed-down'; until: number }
+  | { admitted: false; refusal: 'in-progress' };
 
 /**
  * A route's delegated sign-in as the store keeps it: msal-node's token cache (accounts, refresh
@@ -94,10 +118,19 @@ export interface ClusterStore extends AccessTokenCache {
   /** Every node that used the store within store.retention, by name. */
   nodes(): Promise<NodeStatus[]>;
 
-  /** When the first of `keys` locked out at `now` may sign in again; null when none is. */
-  signInLockedUntil(keys: string[], now: number): Promise<number | null>;
-  /** Counts a failed sign-in against each key; when one is (now or already) locked out, until when. */
-  signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null>;
-  /** A sign-in worked: the failures counted against these keys are forgotten. */
-  signInSucceeded(keys: string[]): Promise<void>;
+  /**
+   * Counts a sign-in attempt BEFORE its password is checked, in one transaction with the checks
+   * of the address's cool-down and the user's slow-down: attempts racing each other (on one
+   * node or several) can never get more checks than the limits allow. A refused attempt
+   * counts nothing. Every admitted attempt ends in signInFailed or signInSucceeded.
+   */
+  signInAttempt(attempt: SignInAttempt, now: number): Promise<SignInAdmission>;
+  /** The admitted attempt's password was wrong: its count stays; when it starts the address's cool-down (or one runs), until when. */
+  signInFailed(attempt: SignInAttempt, now: number): Promise<number | null>;
+  /**
+   * The password was right: the user's count is forgotten, the address gets back the one this
+   * attempt took (its other failures stay: one app's password does not buy guesses at
+   * another's), and the address is trusted for the user for `limits.trustMs`.
+   */
+  signInSucceeded(attempt: SignInAttempt, now: number): Promise<void>;
 }

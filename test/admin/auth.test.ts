@@ -1,5 +1,6 @@
 /**
- * Signing in to the admin API: sessions with the right cookie flags, CSRF refusal, lock-out,
+ * Signing in to the admin API: sessions with the right cookie flags, CSRF refusal, password
+ * guessing (an address locked out, a user slowed down, attempts counted before their check),
  * the one-time setup token, API tokens (API and CLI), and TLS.
  */
 import { execFile } from 'node:child_process';
@@ -7,9 +8,11 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { maskSecret } from '../../src/config/secrets.js';
+import { hashPassword, passwordChecks } from '../../src/policy/passwords.js';
 import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
 import { upstreamTlsIdentity } from '../helpers/sink.js';
-import { recordForLeakScan } from '../secrets/leak-sink.js';
+import { recordForLeakScan, registerSecrets } from '../secrets/leak-sink.js';
 import { ADMIN, AdminClient, startAdminRelay, type AdminRelay } from './helpers.js';
 
 const run = promisify(execFile);
@@ -75,7 +78,7 @@ describe('admin sign-in', () => {
     expect(res.headers.get('set-cookie')).toBeNull();
   });
 
-  it('locks a user out after repeated failures, even for the right password, and says for how long', async () => {
+  it('locks an address out after repeated failures, even for the right password, and says for how long', async () => {
     relay = await startAdminRelay({ lockout: { attempts: 3, duration: '10m' } });
     const client = new AdminClient(relay.base);
     for (let i = 0; i < 3; i++) {
@@ -89,6 +92,79 @@ describe('admin sign-in', () => {
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(500);
     expect(client.cookie).toBeNull();
     expect(JSON.stringify(relay.relay.logs)).not.toContain('guess-');
+  });
+
+  it('counts sign-ins before their check: of six wrong at once from one address, at most three are checked', async () => {
+    relay = await startAdminRelay({ lockout: { attempts: 3, duration: '10m', perUser: 100 } });
+    const client = new AdminClient(relay.base, null, '127.0.0.2');
+    const before = passwordChecks.ofKnownUsers;
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => client.login(ADMIN.user, `guess-${i}`)));
+    expect(passwordChecks.ofKnownUsers - before).toBe(3);
+    expect(answers.filter((a) => a.status === 401)).toHaveLength(3);
+    for (const refused of answers.filter((a) => a.status !== 401)) {
+      expect(refused.status).toBe(429);
+      isProblem(refused.body, 429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    expect((await client.login()).status).toBe(429);
+    expect((await new AdminClient(relay.base, null, '127.0.0.3').login()).status).toBe(200);
+  });
+
+  it("does not reset an address's failures when another user signs in from it", async () => {
+    relay = await startAdminRelay({ lockout: { attempts: 3, duration: '10m', perUser: 100 }, users: { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) }, alice: { passwordHash: await hashPassword('alice-secret') } } });
+    const client = new AdminClient(relay.base, null, '127.0.0.4');
+    expect((await client.login('alice', 'guess-1')).status).toBe(401);
+    expect((await client.login('alice', 'guess-2')).status).toBe(401);
+    expect((await client.login()).status).toBe(200);
+    expect((await client.login('alice', 'guess-3')).status).toBe(401);
+    const locked = await client.login();
+    expect(locked.status).toBe(429);
+    expect(locked.body).toMatchObject({ type: expect.stringMatching(/locked-out$/) });
+  });
+
+  it('slows a guessed-at user down instead of locking it out, and lets it in at once from an address it signed in from', async () => {
+    relay = await startAdminRelay({ lockout: { attempts: 100, duration: '10m', perUser: 3, slowDown: '1m' } });
+    const from = (address: string) => new AdminClient(relay!.base, null, address);
+    expect((await from('127.0.0.5').login()).status).toBe(200);
+    for (const address of ['127.0.0.6', '127.0.0.7', '127.0.0.8']) expect((await from(address).login(ADMIN.user, 'guess')).status).toBe(401);
+    const slowed = await from('127.0.0.9').login();
+    expect(slowed.status).toBe(429);
+    isProblem(slowed.body, 429);
+    expect(slowed.body).toMatchObject({ type: expect.stringMatching(/slowed-down$/) });
+    expect(Number(slowed.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(slowed.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect((await from('127.0.0.5').login()).status).toBe(200);
+    expect((await from('127.0.0.9').login()).status).toBe(200);
+  });
+
+  it('logs a user name that is not an admin user masked: it may be a password typed in the wrong field', async () => {
+    relay = await startAdminRelay();
+    const typed = 'Tr0ub4dor&3-typed-as-admin-user';
+    registerSecrets(typed);
+    expect((await new AdminClient(relay.base).login(typed, 'guess')).status).toBe(401);
+    expect((await new AdminClient(relay.base).login(ADMIN.user, 'guess')).status).toBe(401);
+    const failed = relay.relay.logs.filter((l) => l.msg === 'admin sign-in failed');
+    expect(failed.map((l) => l.user)).toEqual([maskSecret(typed), ADMIN.user]);
+    expect(JSON.stringify(relay.relay.logs)).not.toContain(typed);
+  });
+
+  it('lets a user in whose hash was made with the old cost (N = 2^14), and says at start to make a new one', async () => {
+    relay = await startAdminRelay({ users: { legacy: { passwordHash: 'scrypt$16384$8$1$cmVsYXkzNjUtb2xkLXNhbA==$LJQD5Dsz1HL906xJhSfOqSbT6FBpoRClJn5cqN1gI18=' } } });
+    expect((await new AdminClient(relay.base).login('legacy', 'old-secret')).status).toBe(200);
+    const warnings = relay.relay.logs.filter((l) => /passwordHash was made with less scrypt work/.test(String(l.msg)));
+    expect(warnings.map((l) => l.user)).toEqual(['legacy']);
+    expect(String(warnings[0]!.msg)).toContain('relay365 admin passwd legacy');
+  });
+
+  it('checks an unknown user against a dummy hash of the current cost, as much work as a known user', async () => {
+    relay = await startAdminRelay();
+    const client = new AdminClient(relay.base);
+    const before = { ...passwordChecks };
+    expect((await client.login('nobody-here', 'guess')).status).toBe(401);
+    expect(passwordChecks.ofUnknownUsers - before.ofUnknownUsers).toBe(1);
+    expect(passwordChecks.ofKnownUsers - before.ofKnownUsers).toBe(0);
+    expect((await client.login(ADMIN.user, 'guess')).status).toBe(401);
+    expect(passwordChecks.ofKnownUsers - before.ofKnownUsers).toBe(1);
   });
 
   it('with no users, writes a one-time setup token to a 0600 file the log names, which signs in once', async () => {

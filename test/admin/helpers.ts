@@ -3,6 +3,7 @@
  * an upstream sink that refuses some recipients, and a small client that keeps the session
  * cookie and CSRF token the way a browser does.
  */
+import { request as httpRequest } from 'node:http';
 import nodemailer from 'nodemailer';
 import { hashPassword } from '../../src/policy/passwords.js';
 import { registerSecrets } from '../secrets/leak-sink.js';
@@ -11,6 +12,10 @@ import { startSink, type Sink } from '../helpers/sink.js';
 
 export const ADMIN = { user: 'ops', password: 'correct horse battery staple' };
 registerSecrets(ADMIN.password);
+
+/** ADMIN's hash, made once per test file: scrypt at the current cost takes most of a second. */
+let hashed: Promise<string> | null = null;
+const adminHash = () => (hashed ??= hashPassword(ADMIN.password));
 
 export interface AdminRelay {
   relay: TestRelay;
@@ -22,7 +27,7 @@ export interface AdminRelay {
 /** A relay whose route `main` delivers to a sink that refuses nobody@… for good (550 5.1.1). */
 export async function startAdminRelay(admin: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<AdminRelay> {
   const sink = await startSink({ rcpt: (address) => (address.startsWith('nobody@') ? { code: 550, text: '5.1.1 User unknown' } : null) });
-  const users = 'users' in admin ? admin.users : { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) } };
+  const users = 'users' in admin ? admin.users : { [ADMIN.user]: { passwordHash: await adminHash() } };
   const relay = await startTestRelay({
     routes: { main: routeTo(sink.port) },
     delivery: fastRetry,
@@ -62,7 +67,8 @@ export class AdminClient {
   cookie: string | null = null;
   csrf: string | null = null;
 
-  constructor(readonly base: string, private readonly bearer: string | null = null) {}
+  /** `from`: the client's own address (127.0.0.2, …) to be another client on loopback; fetch cannot choose it. */
+  constructor(readonly base: string, private readonly bearer: string | null = null, private readonly from: string | null = null) {}
 
   async login(user = ADMIN.user, password = ADMIN.password): Promise<Answer> {
     const answer = await this.request('POST', '/api/login', { user, password });
@@ -79,7 +85,8 @@ export class AdminClient {
     if (this.cookie) headers.cookie = this.cookie;
     if (this.bearer) headers.authorization = `Bearer ${this.bearer}`;
     if (method !== 'GET' && this.csrf && options.csrf !== false) headers['x-csrf-token'] = this.csrf;
-    const res = await fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    const res = this.from ? await requestFrom(this.from, `${this.base}${path}`, method, headers, payload) : await fetch(`${this.base}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
     return { status: res.status, headers: res.headers, body: (type.includes('json') ? JSON.parse(text) : text) as T };
@@ -94,4 +101,22 @@ export class AdminClient {
   delete<T = Record<string, unknown>>(path: string, options?: { csrf?: boolean }) {
     return this.request<T>('DELETE', path, undefined, options);
   }
+}
+
+/** An HTTP request from a chosen local address (node:http's localAddress), answered like fetch's Response. */
+function requestFrom(localAddress: string, url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; headers: Headers; text(): Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value);
+        resolve({ status: res.statusCode ?? 0, headers: answer, text: async () => Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

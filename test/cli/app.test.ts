@@ -23,7 +23,7 @@ describe('relay365 app', () => {
     const out = await run(dir, ['app', 'passwd', 'sap'], 'correct horse battery staple\n');
     expect(out.code).toBe(0);
     const hash = /passwordHash: (\S+)/.exec(out.stdout)?.[1] as string;
-    expect(hash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(hash).toMatch(/^scrypt\$131072\$8\$1\$/);
     expect(await verifyPassword('correct horse battery staple', hash)).toBe(true);
     expect(out.stdout + out.stderr).not.toContain('battery');
     writeConfig(dir, { apps: { sap: { networks: ['10.1.20.0/24'], auth: { passwordHash: hash } } } });

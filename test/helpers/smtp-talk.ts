@@ -20,9 +20,10 @@ export class SmtpTalk {
     });
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<SmtpTalk> {
+  /** `localAddress`: the client's own address, e.g. 127.0.0.2 to be another client on loopback. */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<SmtpTalk> {
     return new Promise((resolve, reject) => {
-      const socket = connect(port, host, () => resolve(new SmtpTalk(socket)));
+      const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new SmtpTalk(socket)));
       socket.once('error', reject);
     });
   }

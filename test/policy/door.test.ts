@@ -1,7 +1,7 @@
 /**
  * Who may send what, decided at the SMTP door with replies the sending application logs:
  * an open-relay battery, sender and recipient rules, SCOT's default domain, rewriting,
- * per-app rate limits, the AUTH brute-force cool-down and an IPv6 allow-list entry.
+ * per-app rate limits and an IPv6 allow-list entry. (Password guessing: password-guessing.test.ts.)
  */
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,6 @@ beforeAll(async () => {
       },
       scot: { networks: ['::1'], defaultDomain: 'contoso.example', recipients: { denyDomains: ['example.org'] }, rewrite: { to: 'sap@contoso.example', envelope: true, from: true } },
     },
-    protection: { authFailures: { max: 3, window: '1m', coolDown: '1m' } },
     routes: { upstream: routeTo(sink.port) },
   });
   v4 = relay.relay.listeners.get('v4')!.port;
@@ -184,36 +183,5 @@ describe('an app\'s recipient rules and limits', () => {
     expect(await refusal(send(['a@contoso.example', 'b@contoso.example']))).toMatch(/^451 4\.7\.1 App mfp has sent 2 recipients in the last 24 hours \(apps\.mfp\.limits\.recipientsPerDay\)/);
     expect(await refusal(send(['a@contoso.example']))).toBe('accepted');
     c.close();
-  });
-});
-
-describe('AUTH failures and successes', () => {
-  it('forgets an address\'s failures once it signs in: two wrong, one right, two wrong again is no cool-down', async () => {
-    const attempt = async (pass: string) => {
-      const c = client({ user: 'mfp', pass });
-      const result = await c.verify().then(() => 'ok', (e: { response?: string }) => e.response);
-      c.close();
-      return result;
-    };
-    const wrong = '535 5.7.8 Authentication credentials invalid';
-    expect([await attempt('no-1'), await attempt('no-2'), await attempt('mfp-secret'), await attempt('no-3'), await attempt('no-4')]).toEqual([wrong, wrong, 'ok', wrong, wrong]);
-    expect(await attempt('mfp-secret')).toBe('ok'); // and clean again for the next test
-  });
-});
-
-describe('password guessing', () => {
-  it('cools an address down after repeated AUTH failures, whatever it tries next', async () => {
-    const tries = [];
-    for (let i = 0; i < 3; i++) {
-      const c = client({ user: 'erp', pass: `guess-${i}` });
-      tries.push(await c.sendMail({ envelope: { from: 'erp@contoso.example', to: ['a@contoso.example'] }, raw: 'x\r\n' }).catch((e: { response?: string }) => e.response));
-      c.close();
-    }
-    expect(tries.slice(0, 2)).toEqual(['535 5.7.8 Authentication credentials invalid', '535 5.7.8 Authentication credentials invalid']);
-    expect(tries[2]).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1; try again after /);
-    const talk = await SmtpTalk.open(v4);
-    expect(await talk.reply()).toMatch(/^421 4\.7\.0 Too many failed AUTH attempts from 127\.0\.0\.1/);
-    talk.close();
-    expect(relay.logs.filter((l) => l.msg === 'AUTH failed').map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/guess-/);
   });
 });

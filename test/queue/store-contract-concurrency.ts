@@ -1,8 +1,8 @@
 /**
  * The part of the store contract about several nodes at once (each a Store of its own on the
  * same data): a message is claimed by one of them, a mailbox's budget and its connections are
- * one budget and one count for all, so are failed sign-ins, and an access token is fetched by
- * one while the others wait and take it.
+ * one budget and one count for all, and an access token is fetched by one while the others
+ * wait and take it. (Sign-in attempts: store-contract-sign-ins.ts.)
  */
 import { expect, it } from 'vitest';
 import type { SendLimits, Store } from '../../src/queue/store.js';
@@ -101,29 +101,6 @@ export function storeContractConcurrency(context: () => Context) {
     await nodes[1]!.releaseConnections('node-b');
     expect(await c.store.connectionsInUse('relay@contoso.example', later - 15_000)).toEqual([]);
     expect(await nodes[0]!.takeConnection('relay@contoso.example', 'node-b', 3, later, later - 15_000)).toBe(0);
-  });
-
-  it('counts failed sign-ins for all nodes together, locks out at the limit, and forgets on success', async () => {
-    const c = context();
-    const [a, b] = await nodesOf(c, 2);
-    const policy = { max: 4, windowMs: 60_000, lockMs: 300_000 };
-    const t0 = Date.now();
-    // Four failures at once, two on each node: the fourth locks the address out.
-    const results = await Promise.all([a, b, a, b].map((node, i) => node!.signInFailed(['smtp:192.0.2.7'], t0 + i, policy)));
-    expect(results.filter((r) => r !== null)).toHaveLength(1);
-    const until = results.find((r) => r !== null) as number;
-    expect(until).toBeGreaterThanOrEqual(t0 + 300_000);
-    expect(await a!.signInLockedUntil(['smtp:192.0.2.7'], t0 + 10)).toBe(until);
-    expect(await b!.signInLockedUntil(['admin-user:alice', 'smtp:192.0.2.7'], t0 + 10)).toBe(until);
-    expect(await b!.signInLockedUntil(['smtp:192.0.2.7'], until)).toBeNull();
-
-    // Failures older than the window are forgotten: three, then three more after it, is no lock-out.
-    for (const at of [0, 1, 2, 70_000, 70_001, 70_002]) expect(await a!.signInFailed(['admin-user:bob', 'admin-ip:198.51.100.1'], t0 + at, policy)).toBeNull();
-    // A success forgets what was counted: three, a success, three more is none either.
-    await b!.signInSucceeded(['admin-user:bob', 'admin-ip:198.51.100.1']);
-    for (let i = 0; i < 3; i++) expect(await b!.signInFailed(['admin-user:bob'], t0 + 70_010 + i, policy)).toBeNull();
-    expect(await a!.signInFailed(['admin-user:bob'], t0 + 70_020, policy)).toBe(t0 + 70_020 + 300_000);
-    expect(await a!.signInLockedUntil(['admin-ip:198.51.100.1'], t0 + 70_020)).toBeNull();
   });
 
   it('lets one node fetch an access token while the others wait for it', async () => {

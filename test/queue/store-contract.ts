@@ -13,6 +13,7 @@ import { storeContractConcurrency } from './store-contract-concurrency.js';
 import { storeContractAdmin } from './store-contract-admin.js';
 import { storeContractNotices } from './store-contract-notices.js';
 import { storeContractIdempotency } from './store-contract-idempotency.js';
+import { storeContractSignIns } from './store-contract-sign-ins.js';
 
 export interface OpenedStore {
   store: Store;
@@ -202,6 +203,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
     storeContractAdmin(() => ({ store, sibling, put }));
     storeContractNotices(() => ({ store, sibling, put }));
     storeContractIdempotency(() => ({ store, sibling }));
+    storeContractSignIns(() => ({ store, sibling }));
   });
 
 }

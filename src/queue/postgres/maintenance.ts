@@ -52,6 +52,7 @@ export async function purge(pool: pg.Pool, before: number, now: number): Promise
         await client.query(SQL.purgeConnections);
         await client.query(SQL.purgeWaits, [before]);
         await client.query(SQL.purgeSignInFailures, [before]);
+        await client.query(SQL.purgeSignInTrust, [before]);
         await client.query(SQL.purgeAccessTokens, [before]);
         await client.query(SQL.purgeUploads, [now - ABANDONED_UPLOAD_MS]);
       }

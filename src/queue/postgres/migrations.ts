@@ -216,6 +216,19 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (key, node)
   );
   `,
+  /* 10: sign-in attempts counted before the password is checked (pending), a user's slow-down
+     measured from its latest attempt, and the addresses each user signed in from (exempt from
+     the user's slow-down) */ `
+  ALTER TABLE sign_in_failures ADD COLUMN pending integer NOT NULL DEFAULT 0;
+  ALTER TABLE sign_in_failures ADD COLUMN last_at bigint NOT NULL DEFAULT 0;
+  CREATE TABLE sign_in_trust (
+    user_key text NOT NULL,
+    address_key text NOT NULL,
+    until bigint NOT NULL,
+    PRIMARY KEY (user_key, address_key)
+  );
+  CREATE INDEX sign_in_trust_until ON sign_in_trust (until);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

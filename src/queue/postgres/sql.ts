@@ -179,7 +179,8 @@ export const SQL = {
   /** Connection slots of nodes gone from the nodes table (they count for nobody already). */
   purgeConnections: `DELETE FROM mailbox_connections c WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = c.node)`,
   purgeWaits: `DELETE FROM mailbox_waits WHERE at < $1`,
-  purgeSignInFailures: `DELETE FROM sign_in_failures WHERE locked_until < $1 AND first_at < $1`,
+  purgeSignInFailures: `DELETE FROM sign_in_failures WHERE locked_until < $1 AND last_at < $1 AND first_at < $1`,
+  purgeSignInTrust: `DELETE FROM sign_in_trust WHERE until < $1`,
 
   accessToken: `SELECT value, expires_at FROM access_tokens WHERE key = $1 AND value IS NOT NULL`,
   ensureAccessToken: `INSERT INTO access_tokens (key, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,

@@ -38,7 +38,8 @@ import type {
   SendLimits,
   SendUsage,
   ConnectionInUse,
-  SignInPolicy,
+  SignInAdmission,
+  SignInAttempt,
   Store,
   StoredBody,
   StoredTokenCache,
@@ -312,16 +313,16 @@ export class PostgresStore implements Store {
     return this.connections.wanted(key, node, since);
   }
 
-  signInLockedUntil(keys: string[], now: number): Promise<number | null> {
-    return this.signIns.lockedUntil(keys, now);
+  signInAttempt(attempt: SignInAttempt, now: number): Promise<SignInAdmission> {
+    return this.signIns.attempt(attempt, now);
   }
 
-  signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null> {
-    return this.signIns.failed(keys, now, policy);
+  signInFailed(attempt: SignInAttempt, now: number): Promise<number | null> {
+    return this.signIns.failed(attempt, now);
   }
 
-  signInSucceeded(keys: string[]): Promise<void> {
-    return this.signIns.succeeded(keys);
+  signInSucceeded(attempt: SignInAttempt, now: number): Promise<void> {
+    return this.signIns.succeeded(attempt, now);
   }
 
   heartbeat(node: NodeInfo, now: number): Promise<void> {

@@ -196,6 +196,19 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (key, node)
   );
   `,
+  /* 12: sign-in attempts counted before the password is checked (pending), a user's slow-down
+     measured from its latest attempt, and the addresses each user signed in from (exempt from
+     the user's slow-down) */ `
+  ALTER TABLE sign_in_failures ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sign_in_failures ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE sign_in_trust (
+    user_key TEXT NOT NULL,
+    address_key TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (user_key, address_key)
+  );
+  CREATE INDEX sign_in_trust_until ON sign_in_trust (until);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

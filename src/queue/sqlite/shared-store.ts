@@ -15,7 +15,8 @@ import type {
   RouteStatus,
   SendLimits,
   SendUsage,
-  SignInPolicy,
+  SignInAdmission,
+  SignInAttempt,
   StoredTokenCache,
 } from '../store.js';
 import type { ClusterStore } from '../store-cluster.js';
@@ -105,16 +106,16 @@ export abstract class SqliteSharedStore implements RouteStore, ClusterStore {
     return this.connections.wanted(key, node, since);
   }
 
-  async signInLockedUntil(keys: string[], now: number): Promise<number | null> {
-    return this.signIns.lockedUntil(keys, now);
+  async signInAttempt(attempt: SignInAttempt, now: number): Promise<SignInAdmission> {
+    return this.signIns.attempt(attempt, now);
   }
 
-  async signInFailed(keys: string[], now: number, policy: SignInPolicy): Promise<number | null> {
-    return this.signIns.failed(keys, now, policy);
+  async signInFailed(attempt: SignInAttempt, now: number): Promise<number | null> {
+    return this.signIns.failed(attempt, now);
   }
 
-  async signInSucceeded(keys: string[]): Promise<void> {
-    this.signIns.succeeded(keys);
+  async signInSucceeded(attempt: SignInAttempt, now: number): Promise<void> {
+    this.signIns.succeeded(attempt, now);
   }
 
   async loadTokenCache(route: string): Promise<StoredTokenCache | null> {

@@ -4,8 +4,9 @@
  * /metrics for Prometheus, and /healthz and /readyz for load balancers.
  *
  * /healthz, /readyz and /metrics answer without signing in (load balancers and Prometheus
- * have no session); everything under /api except /api/login and the OpenAPI document needs a
- * session or an API token, and every state-changing request of a session its CSRF token.
+ * have no session); everything under /api except signing in, the session's state and the
+ * OpenAPI document needs a session or an API token with the role access.ts names, and every
+ * state-changing request of a session its CSRF token.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +17,14 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AdminUsers } from '../config/admin.js';
 import { readMasterKey, type MasterKey } from '../config/master-key.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
 import { messageRoutes } from './api/messages.js';
 import { routeRoutes } from './api/routes.js';
 import { systemRoutes } from './api/system.js';
+import { enforceAccess } from './access.js';
 import { AdminAuth } from './auth.js';
 import { consolePage } from './console-page.js';
 import { consoleStyle } from './console-style.js';
@@ -42,6 +45,8 @@ export interface AdminDeps {
 export interface RunningAdmin {
   address: AddressInfo;
   url: string;
+  /** A reload changed admin.users: sessions and tokens are judged by them from the next request. */
+  setUsers(users: AdminUsers): void;
   stop(): Promise<void>;
 }
 
@@ -84,6 +89,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
     await auth.identify(request);
     if (!SAFE_METHODS.has(request.method) && request.url !== '/api/login') auth.checkCsrf(request);
   });
+  enforceAccess(app, config.admin, auth);
 
   app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise).' } }, async (_request, reply) => {
@@ -97,7 +103,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth);
-  routeRoutes(app, config, store, auth, masterKey);
+  routeRoutes(app, config, store, masterKey);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -135,6 +141,7 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   return {
     address,
     url,
+    setUsers: (users) => auth.setUsers(users),
     async stop() {
       stopReportingQueueDepthOf(deps.store);
       await app.close();

@@ -1,16 +1,23 @@
 /**
- * The `admin` key: the console and JSON API's own HTTP listener (src/admin/), who may sign in,
- * and how long a session lasts. Off the SMTP listeners on purpose: it can be bound to a
+ * The `admin` key: the console and JSON API's own HTTP listener (src/admin/), who may sign in
+ * and with which role, and how long a session and an API token last. Off the SMTP listeners on purpose: it can be bound to a
  * management network and put behind its own TLS certificate.
  */
 import { z } from 'zod';
 import { PASSWORD_HASH } from '../policy/passwords.js';
-import { bool, duration, host, intInRange, text } from './fields.js';
+import { bool, duration, host, intInRange, oneOf, text } from './fields.js';
+
+/** What a console user or API token may do: read-only reads the queue, routes and messages' metadata; admin also acts and reads bodies. */
+export const ROLES = ['admin', 'read-only'] as const;
+export type Role = (typeof ROLES)[number];
 
 const adminUser = z.strictObject({
   passwordHash: text('a password hash from relay365 admin passwd')
     .refine((v) => PASSWORD_HASH.test(v), { error: 'expected a hash made by `relay365 admin passwd` (scrypt$…), not a password' })
     .describe('scrypt hash made by `relay365 admin passwd <user>`; never the password itself.'),
+  role: oneOf(ROLES)
+    .default('admin')
+    .describe('admin: everything; read-only: the queue, routes, apps, nodes and messages\' envelopes, headers and attempts, but no actions, no API tokens and no message bodies. Users without a role are admins.'),
 });
 
 export const adminSchema = z
@@ -28,11 +35,13 @@ export const adminSchema = z
     users: z
       .record(z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'a user name is 1 to 64 letters, digits and . _ @ -' }), adminUser)
       .default({})
-      .describe('Who may sign in, by user name. With none, each start writes a one-time setup token to setupTokenFile.'),
+      .describe('Who may sign in, by user name. With none, each start writes a one-time setup token to setupTokenFile. Taken on reload (SIGHUP): a removed user\'s sessions and API tokens stop working at their next request.'),
     setupTokenFile: text('a file path')
       .default('data/admin-setup-token')
       .describe('Where the one-time setup token is written (mode 0600) while admin.users is empty; the log names the file, never the token. Relative paths are relative to the config file.'),
     sessionLifetime: duration().prefault('8h').describe('A console session ends this long after signing in.'),
+    tokenLifetime: duration().prefault('90d').describe('An API token made without --expires (or expiresIn) ends this long after it is made.'),
+    tokenMaxLifetime: duration().prefault('365d').describe('The longest an API token may be made to last.'),
     lockout: z
       .strictObject({
         attempts: intInRange(1, 1000).default(5).describe('Failed sign-ins for one user (or from one address), on all nodes together, before it is locked out.'),
@@ -43,3 +52,4 @@ export const adminSchema = z
   .prefault({});
 
 export type AdminConfig = z.output<typeof adminSchema>;
+export type AdminUsers = AdminConfig['users'];

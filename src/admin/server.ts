@@ -7,6 +7,9 @@
  * have no session); everything under /api except signing in, the session's state and the
  * OpenAPI document needs a session or an API token with the role access.ts names, and every
  * state-changing request of a session its CSRF token.
+ *
+ * Plain HTTP on a network address is refused (config/admin.ts); behind a TLS proxy named in
+ * admin.trustProxy it is allowed with a warning, and only that proxy's X-Forwarded-For is believed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +20,10 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { AdminUsers } from '../config/admin.js';
+import { adminPlainHttpProblem, type AdminUsers } from '../config/admin.js';
+import { isLoopbackHost } from '../config/fields.js';
 import { readMasterKey, type MasterKey } from '../config/master-key.js';
+import { ConfigError } from '../config/problems.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
 import { messageRoutes } from './api/messages.js';
@@ -58,11 +63,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstance; auth: AdminAuth }> {
   const { config, store, log } = deps;
+  const refused = adminPlainHttpProblem(config.admin);
+  if (refused) throw new ConfigError([refused]);
   const tls = config.admin.tls;
+  // Only the listed proxies are believed about the client (request.ip: lock-outs, the log).
+  const trustProxy = config.admin.trustProxy.length ? [...config.admin.trustProxy] : false;
   const app = (tls
-    ? Fastify({ logger: false, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, trustProxy: false })
-    : Fastify({ logger: false, trustProxy: false })) as unknown as FastifyInstance;
-  const auth = new AdminAuth(config.admin, store, Boolean(tls), log.child({ component: 'admin' }));
+    ? Fastify({ logger: false, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, trustProxy })
+    : Fastify({ logger: false, trustProxy })) as unknown as FastifyInstance;
+  const secureCookies = config.admin.secureCookies === 'always' || Boolean(tls);
+  const auth = new AdminAuth(config.admin, store, secureCookies, log.child({ component: 'admin' }));
 
   await app.register(cookie);
   await app.register(swagger, {
@@ -137,6 +147,12 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${deps.config.admin.tls ? 'https' : 'http'}://${host}:${address.port}/`;
   deps.log.info({ console: url }, 'admin console and API listening');
+  if (!deps.config.admin.tls && !isLoopbackHost(deps.config.admin.host)) {
+    deps.log.warn(
+      { console: url, trustProxy: deps.config.admin.trustProxy },
+      'the console serves plain HTTP on a network address, trusting that a TLS proxy in admin.trustProxy is in front: make sure nothing but that proxy can reach this port',
+    );
+  }
   auth.announceSetupToken(url);
   return {
     address,

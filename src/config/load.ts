@@ -12,6 +12,7 @@ import { applyEnvOverrides, type EnvOverride } from './env.js';
 import { readMasterKey, type MasterKey } from './master-key.js';
 import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
+import { adminPlainHttpProblem } from './admin.js';
 import { httpPlainHttpProblem } from './submission.js';
 import { expandStoreShorthand, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
@@ -151,8 +152,7 @@ function crossCheck(config: Config): string[] {
       problems.push(`listeners.${name}.trustedPlaintext: only for a listener on 127.0.0.1 or ::1 (this one is on ${listener.host}): passwords would cross the network unencrypted`);
     }
   }
-  const plainHttp = httpPlainHttpProblem(config.http);
-  if (plainHttp) problems.push(plainHttp);
+  for (const problem of [adminPlainHttpProblem(config.admin), httpPlainHttpProblem(config.http)]) if (problem) problems.push(problem);
   for (const [name, route] of Object.entries(config.routes)) {
     const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;
     const key = route.transport === 'direct-send' ? 'fallback' : 'largeMessages.route';

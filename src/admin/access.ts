@@ -18,11 +18,11 @@ export type Access = 'anyone' | Role;
 /** The console's pages and files: the page itself holds no data; its API calls are checked. */
 const CONSOLE = ['/', '/queue', '/messages/:id', '/routes', '/login', '/assets/console.css', '/assets/*'];
 
-export function accessTable(_admin: AdminConfig): Record<string, Access> {
+export function accessTable(admin: AdminConfig): Record<string, Access> {
   return {
     'GET /healthz': 'anyone',
     'GET /readyz': 'anyone',
-    'GET /metrics': 'anyone',
+    'GET /metrics': admin.metrics === 'public' ? 'anyone' : 'read-only',
     'GET /api/openapi.json': 'anyone',
     'POST /api/login': 'anyone',
     'POST /api/logout': 'anyone',

@@ -3,10 +3,11 @@
  * /api with its OpenAPI document at /api/openapi.json, the console (static files, no CDN),
  * /metrics for Prometheus, and /healthz and /readyz for load balancers.
  *
- * /healthz, /readyz and /metrics answer without signing in (load balancers and Prometheus
- * have no session); everything under /api except signing in, the session's state and the
- * OpenAPI document needs a session or an API token with the role access.ts names, and every
- * state-changing request of a session its CSRF token.
+ * /healthz and /readyz answer without signing in (load balancers have no session) and say no
+ * more than ready or not: a store's error names its host and user, so it goes to the log only.
+ * /metrics needs an API token unless admin.metrics is public. Everything under /api except
+ * signing in, the session's state and the OpenAPI document needs a session or an API token with
+ * the role access.ts names, and every state-changing request of a session its CSRF token.
  *
  * Plain HTTP on a network address is refused (config/admin.ts); behind a TLS proxy named in
  * admin.trustProxy it is allowed with a warning, and only that proxy's X-Forwarded-For is believed.
@@ -94,22 +95,38 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
-    if (!request.url.startsWith('/api/')) return;
+    const path = request.url.split('?')[0]!;
+    if (!path.startsWith('/api/') && path !== '/metrics') return;
     reply.header('cache-control', 'no-store');
     await auth.identify(request);
-    if (!SAFE_METHODS.has(request.method) && request.url !== '/api/login') auth.checkCsrf(request);
+    if (!SAFE_METHODS.has(request.method) && path !== '/api/login') auth.checkCsrf(request);
   });
   enforceAccess(app, config.admin, auth);
 
   app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise).' } }, async (_request, reply) => {
+  let storeFailure: string | null = null;
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise, with reasons in general words; the details are in the log).' } }, async (_request, reply) => {
     const problems: string[] = [];
     if (!deps.listening()) problems.push('the SMTP listeners are not up');
-    await store.countByState().catch((err: unknown) => problems.push(`the store does not answer: ${(err as Error).message}`));
+    const failure = await store.countByState().then(
+      () => null,
+      (err: unknown) => (err as Error).message ?? String(err),
+    );
+    // The error's words (a host, a database user) are for the log, once per change, not for whoever probes.
+    if (failure !== storeFailure) {
+      if (failure) log.warn({ error: failure }, '/readyz: the store does not answer');
+      else if (storeFailure) log.info('/readyz: the store answers again');
+      storeFailure = failure;
+    }
+    if (failure) problems.push('the store does not answer');
     if (problems.length) return reply.code(503).send({ status: 'unavailable', problems });
     return { status: 'ready' };
   });
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics.' } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get(
+    '/metrics',
+    { schema: { tags: ['health'], summary: 'Prometheus metrics; needs an API token (Authorization: Bearer, any role) unless admin.metrics is public.' } },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  );
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth);

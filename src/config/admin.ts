@@ -43,6 +43,9 @@ export const adminSchema = z
     secureCookies: oneOf(['auto', 'always'])
       .default('auto')
       .describe('auto: the session cookie is Secure when the browser came over HTTPS (admin.tls, or a proxy in admin.trustProxy saying so with X-Forwarded-Proto); always: always Secure (behind a TLS proxy that does not send X-Forwarded-Proto).'),
+    metrics: oneOf(['token', 'public'])
+      .default('token')
+      .describe('token: /metrics needs an API token (any role; Prometheus\'s authorization: credentials) or a session; public: anyone who reaches the port may read it (its labels name apps, routes and listeners).'),
     users: z
       .record(z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'a user name is 1 to 64 letters, digits and . _ @ -' }), adminUser)
       .default({})

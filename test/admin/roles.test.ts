@@ -45,9 +45,9 @@ afterAll(async () => {
   await relay?.stop();
 });
 
-/** Every route of the access table that needs `access`, with its parameters filled in. */
+/** Every route of the access table (admin.metrics at its default) that needs `access`, with its parameters filled in. */
 function routes(access: 'read-only' | 'admin'): [string, string][] {
-  return Object.entries(accessTable({} as AdminConfig))
+  return Object.entries(accessTable({ metrics: 'token' } as AdminConfig))
     .filter(([, needed]) => needed === access)
     .map(([key]) => {
       const [method, path] = key.split(' ') as [string, string];
@@ -57,11 +57,11 @@ function routes(access: 'read-only' | 'admin'): [string, string][] {
 
 describe('a read-only user and a read-only API token', () => {
   for (const who of ['session', 'token'] as const) {
-    it(`read the queue, a message's metadata, routes, apps, nodes and the overview (${who})`, async () => {
+    it(`read the queue, a message's metadata, routes, apps, nodes, the overview and /metrics (${who})`, async () => {
       const caller = who === 'session' ? viewer : readOnlyToken;
       const reads = routes('read-only');
       expect(reads.map(([m, p]) => `${m} ${p.replace(message, ':id')}`).sort()).toEqual(
-        ['GET /api/apps', 'GET /api/messages', 'GET /api/messages/:id', 'GET /api/nodes', 'GET /api/overview', 'GET /api/routes'].sort(),
+        ['GET /api/apps', 'GET /api/messages', 'GET /api/messages/:id', 'GET /api/nodes', 'GET /api/overview', 'GET /api/routes', 'GET /metrics'].sort(),
       );
       for (const [method, path] of reads) expect((await caller.request(method, path)).status, `${method} ${path}`).toBe(200);
       const detail = await caller.get(`/api/messages/${message}`);

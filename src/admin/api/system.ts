@@ -48,9 +48,11 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
   });
 
   // 200 with user null when nobody is signed in: the console asks first, and a browser logs every 401 as an error.
+  // Nobody signed in learns only that, and whether the setup token is in use (the sign-in page says how to get in).
   app.get('/api/session', { schema: { tags: ['session'], summary: 'Who is signed in (user null: nobody) with which role, the CSRF token, and whether admin users still need setting up.', response: { 200: anyObject } } }, async (request) => {
     const caller = request.caller;
-    return { user: caller?.user ?? null, via: caller?.via ?? null, role: caller?.role ?? null, csrfToken: caller?.csrf ?? null, needsSetup: auth.needsSetup, node: config.node.name ?? null };
+    if (!caller) return { user: null, via: null, role: null, csrfToken: null, needsSetup: auth.needsSetup };
+    return { user: caller.user, via: caller.via, role: caller.role, csrfToken: caller.csrf ?? null, needsSetup: auth.needsSetup, node: config.node.name ?? null };
   });
 
   app.get('/api/tokens', { schema: { tags: ['tokens'], summary: 'API tokens with owner, role, expiry and state (never their values).', response: { 200: anyObject, 401: problemSchema, 403: problemSchema } } }, async () => {

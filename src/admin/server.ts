@@ -79,7 +79,12 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'relay365 admin API', version: '1', description: 'The queue, routes, apps and nodes of a relay365 relay. Errors are RFC 7807 problem documents.' },
+      info: {
+        title: 'relay365 admin API',
+        version: '1',
+        description:
+          'The queue, routes, apps and nodes of a relay365 relay. Errors are RFC 7807 problem documents. A read-only user or token may read; actions, API tokens and message bodies need the admin role (403 otherwise).',
+      },
       components: {
         securitySchemes: {
           session: { type: 'apiKey', in: 'cookie', name: 'relay365_session' },

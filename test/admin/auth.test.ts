@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { userInfo } from 'node:os';
 import { hashPassword } from '../../src/policy/passwords.js';
-import { CLI, runCli, tempDir, writeConfig } from '../helpers/relay.js';
+import { CLI, runCli, spawnRelay, tempDir, writeConfig } from '../helpers/relay.js';
+import { until } from '../helpers/sink.js';
 import { upstreamTlsIdentity } from '../helpers/sink.js';
 import { recordForLeakScan } from '../secrets/leak-sink.js';
 import { ADMIN, AdminClient, startAdminRelay, type AdminRelay } from './helpers.js';
@@ -221,5 +222,20 @@ describe('relay365 admin (CLI)', () => {
     writeConfig(dir, {});
     const { stdout } = await cli(dir, ['admin', 'passwd', 'viewer', '--role', 'read-only'], `${ADMIN.password}\n`);
     expect(stdout).toMatch(/^admin:\n {2}users:\n {4}viewer:\n {6}passwordHash: scrypt\$\S+\n {6}role: read-only\n$/);
+  });
+});
+
+describe('relay365 serve with the console', () => {
+  it('starts the console without a word on stderr (its API schemas compile cleanly)', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { admin: { host: '127.0.0.1', port: 0, users: { ops: { passwordHash: await hashPassword(ADMIN.password) } } } });
+    const child = await spawnRelay(dir);
+    try {
+      await until(() => child.logs.some((l) => l.msg === 'admin console and API listening'), 10_000, () => `the console did not start: ${child.stderr}`);
+      expect(child.stderr).toBe('');
+    } finally {
+      child.child.kill('SIGTERM');
+      await child.exited;
+    }
   });
 });

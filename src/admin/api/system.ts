@@ -71,7 +71,7 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
           properties: {
             name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
             role: { type: 'string', enum: ['admin', 'read-only'], description: 'Default: the caller\'s role.' },
-            expiresIn: { type: ['string', 'number'], description: 'How long it lasts: "30d", "12h", or seconds; default admin.tokenLifetime, at most admin.tokenMaxLifetime.' },
+            expiresIn: { anyOf: [{ type: 'string' }, { type: 'number' }], description: 'How long it lasts: "30d", "12h", or seconds; default admin.tokenLifetime, at most admin.tokenMaxLifetime.' },
           },
           required: ['name'],
           additionalProperties: false,

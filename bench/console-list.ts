@@ -105,7 +105,7 @@ export async function runConsoleList(argv: string[]): Promise<number> {
 
     const store = new SqliteStore({ path, spool: join(dir, 'spool'), inlineLimit: 256 * 1024 });
     const token = newApiToken();
-    await store.createApiToken({ id: 'bench', name: 'bench', hash: sha256(token), createdAt: now });
+    await store.createApiToken({ id: 'bench', name: 'bench', hash: sha256(token), owner: 'cli:bench', role: 'read-only', createdAt: now, expiresAt: now + 86_400_000 });
     const config = configSchema.parse({ node: { name: 'bench' }, store: { path }, admin: { port: 0 } });
     const admin = await startAdmin({ config, store, log: pino({ level: 'silent' }), listeners: () => new Map(), listening: () => true });
     try {

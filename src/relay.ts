@@ -135,7 +135,16 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   }
   await notifications.started();
 
-  const reloadable: Reloadable = { config, door, router, transports, transportContext: context, log, onApps: (apps) => (tokens = new ApiTokens(apps)) };
+  const reloadable: Reloadable = {
+    config,
+    door,
+    router,
+    transports,
+    transportContext: context,
+    log,
+    onApps: (apps) => (tokens = new ApiTokens(apps)),
+    onAdminUsers: (users) => admin?.setUsers(users),
+  };
   return {
     store,
     scheduler,

@@ -2,12 +2,14 @@
  * What `relay365 serve` can take from a changed config without a restart (SIGHUP): the apps
  * (who may send what, their API tokens), the routing rules, the settings of a route that are
  * not its connection (pacing, sender rules, fallback, large messages…: the route's transport
- * is rebuilt, the old one finishes what it is delivering) and the log level. Everything
+ * is rebuilt, the old one finishes what it is delivering), the console's users and their roles
+ * (a removed user's sessions and tokens stop at their next request) and the log level. Everything
  * else — listeners, the store, a route's host, credentials or mailbox, routes added or
  * removed — is named as needing a restart and stays as it was. Nothing accepted is dropped:
  * listeners, queue and deliveries in progress are not touched.
  */
 import type { Logger } from 'pino';
+import type { AdminUsers } from './config/admin.js';
 import type { Config, RouteConfig } from './config/schema.js';
 import { own } from './config/own.js';
 import { effectiveRoutes, type Router } from './delivery/router.js';
@@ -24,7 +26,7 @@ export interface ReloadReport {
 
 /** A route's connection: changing any of these means new connections and credentials, so a restart. */
 const CONNECTION_KEYS = ['transport', 'host', 'port', 'tls', 'auth', 'password', 'credentials', 'mailbox', 'endpoint', 'domain', 'certificate', 'ca', 'verifyCertificate', 'minTlsVersion', 'dir'];
-/** Top-level keys read once at start. */
+/** Top-level keys read once at start (admin but for its users, which the admin server takes on reload). */
 const AT_START = ['node', 'store', 'listeners', 'protection', 'delivery', 'secrets', 'http', 'admin', 'notify'] as const;
 
 export interface Reloadable {
@@ -36,6 +38,8 @@ export interface Reloadable {
   log: Logger;
   /** Told of the new apps (the HTTP API's tokens). */
   onApps?: (apps: AppDirectory) => void;
+  /** Told of the new admin users (the console's sessions and API tokens). */
+  onAdminUsers?: (users: AdminUsers) => void;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -44,7 +48,14 @@ const pick = (route: RouteConfig, keys: string[]) => Object.fromEntries(keys.map
 export function reloadConfig(current: Reloadable, next: Config): ReloadReport {
   const report: ReloadReport = { reloaded: [], needsRestart: [] };
   const old = current.config;
-  for (const key of AT_START) if (!same(old[key], next[key])) report.needsRestart.push(key);
+  for (const key of AT_START) {
+    if (key === 'admin' ? !same({ ...old.admin, users: {} }, { ...next.admin, users: {} }) : !same(old[key], next[key])) report.needsRestart.push(key);
+  }
+  const adminUsersChanged = !same(old.admin.users, next.admin.users);
+  if (adminUsersChanged) {
+    current.onAdminUsers?.(next.admin.users);
+    report.reloaded.push('admin.users');
+  }
 
   const oldRoutes = effectiveRoutes(old);
   const newRoutes = effectiveRoutes(next);
@@ -82,7 +93,7 @@ export function reloadConfig(current: Reloadable, next: Config): ReloadReport {
     report.reloaded.push('log.level');
   }
   // What was taken is now the config in force; what needs a restart is compared against it next time too.
-  current.config = { ...next, ...Object.fromEntries(AT_START.map((k) => [k, old[k]])), routes: mergeRoutes(old, next, report) } as Config;
+  current.config = { ...next, ...Object.fromEntries(AT_START.map((k) => [k, old[k]])), admin: { ...old.admin, users: next.admin.users }, routes: mergeRoutes(old, next, report) } as Config;
   return report;
 }
 

@@ -8,6 +8,10 @@
  * Sign-in itself only takes application/json, which a cross-site form cannot send.
  * API tokens carry no ambient authority (a browser never adds them), so they need no CSRF token.
  *
+ * Both are checked against the config in force at every request: a session whose user left
+ * admin.users (a reload or a restart) is deleted and refused; a token works only until it
+ * expires and while its owner is still a user, never above its owner's role (roles.ts).
+ *
  * With no admin users configured, a one-time setup token is printed to the log at start: it
  * signs in once (as "setup") so a new admin can look around; `relay365 admin passwd` makes real users.
  */
@@ -16,22 +20,27 @@ import { dirname } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/cookie';
 import type { Logger } from 'pino';
-import type { AdminConfig } from '../config/schema.js';
+import type { AdminConfig, AdminUsers } from '../config/admin.js';
 import { own } from '../config/own.js';
 import { maskSecret } from '../config/secrets.js';
 import { isBelowCurrentCost, verifyPassword } from '../policy/passwords.js';
 import { SignInGuard } from '../policy/sign-in-guard.js';
 import type { Store } from '../queue/store.js';
+import { tokenStanding } from './api-tokens.js';
 import { ProblemError } from './problems.js';
+import { roleOfUser, SETUP_USER, type Role } from './roles.js';
 import { API_TOKEN_PREFIX, randomToken, sameSecret, sha256 } from './secrets.js';
 
+export { SETUP_USER } from './roles.js';
 export const SESSION_COOKIE = 'relay365_session';
 export const CSRF_HEADER = 'x-csrf-token';
-export const SETUP_USER = 'setup';
 
 export interface Caller {
   user: string;
   via: 'session' | 'token';
+  role: Role;
+  /** The console user (or cli:<os user>) behind the caller: the user itself, or a token's owner. */
+  owner: string;
   /** The session's key (hash) and CSRF token, for sessions. */
   sessionId?: string;
   csrf?: string;
@@ -51,9 +60,12 @@ const CONSOLE_AT_ONCE = { perAddress: 2, perUser: 2, waiting: 8 };
 export class AdminAuth {
   private setupToken: string | null;
   private readonly signIns: SignInGuard;
+  /** Why a request's session was refused (its user removed), for the 401's words. */
+  private readonly ended = new WeakMap<FastifyRequest, string>();
 
   constructor(
-    private readonly config: AdminConfig,
+    /** Replaced (users only) when a reload changes admin.users. */
+    private config: AdminConfig,
     private readonly store: Store,
     private readonly secure: boolean,
     private readonly log: Logger,
@@ -96,6 +108,23 @@ export class AdminAuth {
     return Object.keys(this.config.users).length === 0;
   }
 
+  /** The admin config in force (its users change on reload). */
+  get admin(): AdminConfig {
+    return this.config;
+  }
+
+  /**
+   * A reload changed admin.users: sessions and tokens are judged by the new users from their
+   * next request; once a real user exists the setup token is void.
+   */
+  setUsers(users: AdminUsers): void {
+    this.config = { ...this.config, users };
+    if (this.setupToken && !this.needsSetup) {
+      this.setupToken = null;
+      rmSync(this.config.setupTokenFile, { force: true });
+    }
+  }
+
   /** Fastify onRequest hook: identifies the caller (or leaves it null); CSRF is checked here too. */
   identify = async (request: FastifyRequest): Promise<void> => {
     request.caller = null;
@@ -103,16 +132,30 @@ export class AdminAuth {
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       if (!match || !match[1]!.startsWith(API_TOKEN_PREFIX)) throw unauthorized('The Authorization header must be "Bearer <API token>" with a token from `relay365 admin token create`.');
-      const token = await this.store.useApiToken(sha256(match[1]!), this.now());
+      const now = this.now();
+      const token = await this.store.useApiToken(sha256(match[1]!), now);
       if (!token) throw unauthorized('This API token is unknown or revoked.');
-      request.caller = { user: `token:${token.name}`, via: 'token' };
+      const standing = tokenStanding(token, this.config, now);
+      if (standing.state === 'expired') {
+        throw new ProblemError(401, 'token-expired', 'API token expired', `The API token "${token.name}" expired at ${new Date(token.expiresAt).toISOString()}; make a new one (relay365 admin token create, or POST /api/tokens).`, {}, { 'www-authenticate': 'Bearer realm="relay365", error="invalid_token"' });
+      }
+      if (!standing.role) throw unauthorized(`The API token "${token.name}" belonged to ${token.owner}, who is no longer in admin.users; make a new one.`);
+      request.caller = { user: `token:${token.name}`, via: 'token', role: standing.role, owner: token.owner };
       return;
     }
     const cookie = request.cookies[SESSION_COOKIE];
     if (!cookie) return;
     const session = await this.store.adminSession(sha256(cookie), this.now());
     if (!session) return;
-    request.caller = { user: session.user, via: 'session', sessionId: session.id, csrf: session.csrf };
+    const role = roleOfUser(session.user, this.config.users);
+    if (!role) {
+      await this.store.deleteAdminSession(session.id);
+      const why = session.user === SETUP_USER ? 'admin users are configured now, so the setup sign-in has ended' : `${session.user} is no longer in admin.users`;
+      this.ended.set(request, why);
+      this.log.info({ user: session.user, client: request.ip }, `admin session ended: ${why}`);
+      return;
+    }
+    request.caller = { user: session.user, via: 'session', role, owner: session.user, sessionId: session.id, csrf: session.csrf };
   };
 
   /** For every state-changing request of a session: the CSRF token must come back in the header. */
@@ -126,7 +169,10 @@ export class AdminAuth {
   }
 
   require(request: FastifyRequest): Caller {
-    if (!request.caller) throw unauthorized('Sign in to the console (POST /api/login) or send an API token (Authorization: Bearer).');
+    if (!request.caller) {
+      const ended = this.ended.get(request);
+      throw unauthorized(`${ended ? `Your session has ended: ${ended}. ` : ''}Sign in to the console (POST /api/login) or send an API token (Authorization: Bearer).`);
+    }
     return request.caller;
   }
 

@@ -3,9 +3,14 @@
  * /api with its OpenAPI document at /api/openapi.json, the console (static files, no CDN),
  * /metrics for Prometheus, and /healthz and /readyz for load balancers.
  *
- * /healthz, /readyz and /metrics answer without signing in (load balancers and Prometheus
- * have no session); everything under /api except /api/login and the OpenAPI document needs a
- * session or an API token, and every state-changing request of a session its CSRF token.
+ * /healthz and /readyz answer without signing in (load balancers have no session) and say no
+ * more than ready or not: a store's error names its host and user, so it goes to the log only.
+ * /metrics needs an API token unless admin.metrics is public. Everything under /api except
+ * signing in, the session's state and the OpenAPI document needs a session or an API token with
+ * the role access.ts names, and every state-changing request of a session its CSRF token.
+ *
+ * Plain HTTP on a network address is refused (config/admin.ts); behind a TLS proxy named in
+ * admin.trustProxy it is allowed with a warning, and only that proxy's X-Forwarded-For is believed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +21,16 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { adminPlainHttpProblem, type AdminUsers } from '../config/admin.js';
+import { isLoopbackHost } from '../config/fields.js';
 import { readMasterKey, type MasterKey } from '../config/master-key.js';
+import { ConfigError } from '../config/problems.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
 import { messageRoutes } from './api/messages.js';
 import { routeRoutes } from './api/routes.js';
 import { systemRoutes } from './api/system.js';
+import { enforceAccess } from './access.js';
 import { AdminAuth } from './auth.js';
 import { consolePage } from './console-page.js';
 import { consoleStyle } from './console-style.js';
@@ -42,6 +51,8 @@ export interface AdminDeps {
 export interface RunningAdmin {
   address: AddressInfo;
   url: string;
+  /** A reload changed admin.users: sessions and tokens are judged by them from the next request. */
+  setUsers(users: AdminUsers): void;
   stop(): Promise<void>;
 }
 
@@ -53,17 +64,27 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstance; auth: AdminAuth }> {
   const { config, store, log } = deps;
+  const refused = adminPlainHttpProblem(config.admin);
+  if (refused) throw new ConfigError([refused]);
   const tls = config.admin.tls;
+  // Only the listed proxies are believed about the client (request.ip: lock-outs, the log).
+  const trustProxy = config.admin.trustProxy.length ? [...config.admin.trustProxy] : false;
   const app = (tls
-    ? Fastify({ logger: false, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, trustProxy: false })
-    : Fastify({ logger: false, trustProxy: false })) as unknown as FastifyInstance;
-  const auth = new AdminAuth(config.admin, store, Boolean(tls), log.child({ component: 'admin' }));
+    ? Fastify({ logger: false, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, trustProxy })
+    : Fastify({ logger: false, trustProxy })) as unknown as FastifyInstance;
+  const secureCookies = config.admin.secureCookies === 'always' || Boolean(tls);
+  const auth = new AdminAuth(config.admin, store, secureCookies, log.child({ component: 'admin' }));
 
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'relay365 admin API', version: '1', description: 'The queue, routes, apps and nodes of a relay365 relay. Errors are RFC 7807 problem documents.' },
+      info: {
+        title: 'relay365 admin API',
+        version: '1',
+        description:
+          'The queue, routes, apps and nodes of a relay365 relay. Errors are RFC 7807 problem documents. A read-only user or token may read; actions, API tokens and message bodies need the admin role (403 otherwise).',
+      },
       components: {
         securitySchemes: {
           session: { type: 'apiKey', in: 'cookie', name: 'relay365_session' },
@@ -79,25 +100,42 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
-    if (!request.url.startsWith('/api/')) return;
+    const path = request.url.split('?')[0]!;
+    if (!path.startsWith('/api/') && path !== '/metrics') return;
     reply.header('cache-control', 'no-store');
     await auth.identify(request);
-    if (!SAFE_METHODS.has(request.method) && request.url !== '/api/login') auth.checkCsrf(request);
+    if (!SAFE_METHODS.has(request.method) && path !== '/api/login') auth.checkCsrf(request);
   });
+  enforceAccess(app, config.admin, auth);
 
   app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise).' } }, async (_request, reply) => {
+  let storeFailure: string | null = null;
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'The store answers and the SMTP listeners are up (503 otherwise, with reasons in general words; the details are in the log).' } }, async (_request, reply) => {
     const problems: string[] = [];
     if (!deps.listening()) problems.push('the SMTP listeners are not up');
-    await store.countByState().catch((err: unknown) => problems.push(`the store does not answer: ${(err as Error).message}`));
+    const failure = await store.countByState().then(
+      () => null,
+      (err: unknown) => (err as Error).message ?? String(err),
+    );
+    // The error's words (a host, a database user) are for the log, once per change, not for whoever probes.
+    if (failure !== storeFailure) {
+      if (failure) log.warn({ error: failure }, '/readyz: the store does not answer');
+      else if (storeFailure) log.info('/readyz: the store answers again');
+      storeFailure = failure;
+    }
+    if (failure) problems.push('the store does not answer');
     if (problems.length) return reply.code(503).send({ status: 'unavailable', problems });
     return { status: 'ready' };
   });
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics.' } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get(
+    '/metrics',
+    { schema: { tags: ['health'], summary: 'Prometheus metrics; needs an API token (Authorization: Bearer, any role) unless admin.metrics is public.' } },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  );
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth);
-  routeRoutes(app, config, store, auth, masterKey);
+  routeRoutes(app, config, store, masterKey);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -131,10 +169,17 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${deps.config.admin.tls ? 'https' : 'http'}://${host}:${address.port}/`;
   deps.log.info({ console: url }, 'admin console and API listening');
+  if (!deps.config.admin.tls && !isLoopbackHost(deps.config.admin.host)) {
+    deps.log.warn(
+      { console: url, trustProxy: deps.config.admin.trustProxy },
+      'the console serves plain HTTP on a network address, trusting that a TLS proxy in admin.trustProxy is in front: make sure nothing but that proxy can reach this port',
+    );
+  }
   auth.announceSetupToken(url);
   return {
     address,
     url,
+    setUsers: (users) => auth.setUsers(users),
     async stop() {
       stopReportingQueueDepthOf(deps.store);
       await app.close();

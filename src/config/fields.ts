@@ -3,6 +3,7 @@
  * ("expected a number from 1 to 65535, got "587x"") so the loader can print it as is,
  * and each accepts the forms an admin would type ("30s", "35MB") as well as plain numbers.
  */
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 const got = (input: unknown): string => (input === undefined ? 'nothing' : JSON.stringify(input));
@@ -71,6 +72,21 @@ export function bool() {
 /** A host name or address to listen on or connect to. */
 export function host() {
   return text('a host name or IP address');
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether a listener on `host` is reachable from this machine only: 127.0.0.0/8, ::1 or
+ * localhost. Any other name might resolve to a network address, so it counts as a network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 export const tlsVersion = () => oneOf(['TLSv1.2', 'TLSv1.3']);

@@ -13,6 +13,8 @@ import { readMasterKey, type MasterKey } from './master-key.js';
 import { listenerProblems } from './listeners.js';
 import { ConfigError, toProblems } from './problems.js';
 import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js';
+import { adminPlainHttpProblem } from './admin.js';
+import { httpPlainHttpProblem } from './submission.js';
 import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } from './store-url.js';
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
 import { webhookProblem } from './notify.js';
@@ -166,6 +168,7 @@ function crossCheck(config: Config): string[] {
   if (config.http && config.http.maxBuffered < config.http.maxMessageSize) {
     problems.push(`http.maxBuffered: ${config.http.maxBuffered} bytes is less than http.maxMessageSize (${config.http.maxMessageSize} bytes); make it at least that`);
   }
+  for (const problem of [adminPlainHttpProblem(config.admin), httpPlainHttpProblem(config.http)]) if (problem) problems.push(problem);
   for (const [name, route] of Object.entries(config.routes)) {
     const other = route.transport === 'direct-send' ? route.fallback : route.transport === 'graph' ? route.largeMessages.route : undefined;
     const key = route.transport === 'direct-send' ? 'fallback' : 'largeMessages.route';

@@ -4,22 +4,29 @@
  * Both go through the same door and the same commit as SMTP.
  */
 import { z } from 'zod';
-import { duration, host, intInRange, oneOf, size, text, tlsVersion } from './fields.js';
+import { network } from './apps.js';
+import { duration, host, intInRange, isLoopbackHost, oneOf, size, text, tlsVersion } from './fields.js';
 
 export const httpSchema = z
   .strictObject({
-    host: host().default('127.0.0.1').describe('Address the HTTP submission API listens on; "::" or "0.0.0.0" for every interface.'),
+    host: host()
+      .default('127.0.0.1')
+      .describe('Address the HTTP submission API listens on; "::" or "0.0.0.0" for every interface (then tls.mode: https, or http.trustProxy naming the TLS proxy in front: plain HTTP on a network is refused).'),
     port: intInRange(0, 65535).default(8026).describe('Port of the HTTP submission API (0 picks a free one; the port chosen is logged).'),
     tls: z
       .strictObject({
         mode: oneOf(['none', 'https'])
           .default('none')
-          .describe('none: plain HTTP (only on 127.0.0.1/::1 or behind a TLS-terminating proxy: the API token travels in every request); https: TLS with cert and key.'),
+          .describe('none: plain HTTP (only on 127.0.0.1/::1, or behind a TLS-terminating proxy named in http.trustProxy: the API token travels in every request); https: TLS with cert and key.'),
         cert: text('a path to a PEM certificate file').optional().describe('PEM certificate (chain) for https. Without cert and key a self-signed certificate is generated, with a warning.'),
         key: text('a path to a PEM private key file').optional().describe('PEM private key for cert.'),
         minVersion: tlsVersion().default('TLSv1.2'),
       })
       .prefault({}),
+    trustProxy: z
+      .array(network())
+      .default([])
+      .describe('Reverse proxies in front of the API (addresses or networks): only requests from these are believed about X-Forwarded-For, the client address in the log and the Received header. [] believes no one.'),
     hostname: text('a host name').optional().describe('Name in the Received header of messages submitted over HTTP; defaults to node.name.'),
     maxMessageSize: size().prefault('35MB').describe('Largest message (raw MIME, or the message built from JSON) the API takes: 413 beyond.'),
     maxRecipients: intInRange(1, 100_000).default(500).describe('Recipients (to, cc and bcc together) per request.'),
@@ -47,4 +54,10 @@ export const sendmailSchema = z
   .describe('How `relay365 sendmail` (and the `sendmail` symlink) reaches the relay.');
 
 export type HttpConfig = NonNullable<z.output<typeof httpSchema>>;
+/** Plain HTTP on a network address would carry the apps' API tokens in the clear: refused unless a TLS proxy in front is named. */
+export function httpPlainHttpProblem(http: HttpConfig | undefined): string | null {
+  if (!http || http.tls.mode !== 'none' || isLoopbackHost(http.host) || http.trustProxy.length) return null;
+  return `http.tls.mode: the HTTP submission API would take API tokens over plain HTTP on ${http.host}; set http.tls.mode: https, keep http.host on 127.0.0.1 or ::1, or name the TLS proxy in front in http.trustProxy`;
+}
+
 export type SendmailConfig = NonNullable<z.output<typeof sendmailSchema>>;

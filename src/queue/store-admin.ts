@@ -22,10 +22,21 @@ export interface AdminSession {
 export interface ApiToken {
   id: string;
   name: string;
+  /**
+   * Who made it: a console user (it works only while that user is in admin.users, and never
+   * above that user's role), or `cli:<os user>` for `relay365 admin token create` without --owner.
+   */
+  owner: string;
+  /** `admin` or `read-only` (config/admin.ts ROLES). */
+  role: string;
   createdAt: number;
+  /** Refused from this time on. */
+  expiresAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
 }
+
+export type NewApiToken = Omit<ApiToken, 'lastUsedAt' | 'revokedAt'> & { hash: string };
 
 export interface AdminStore {
   /** Console sessions (admin/auth.ts): created at login, looked up by the hash of the cookie. */
@@ -34,9 +45,12 @@ export interface AdminStore {
   adminSession(id: string, now: number): Promise<AdminSession | null>;
   deleteAdminSession(id: string): Promise<void>;
   /** API tokens: `hash` is the SHA-256 (hex) of the token, the only form the store ever sees. */
-  createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void>;
+  createApiToken(token: NewApiToken): Promise<void>;
   apiTokens(): Promise<ApiToken[]>;
-  /** The unrevoked token with this hash (its last use is noted), or null. */
+  /**
+   * The unrevoked token with this hash, or null. Its last use is noted only while it has not
+   * expired at `now`; an expired one is still returned, so that the caller can say so.
+   */
   useApiToken(hash: string, now: number): Promise<ApiToken | null>;
   /** Revokes by id or name; false when there is no such unrevoked token. */
   revokeApiToken(idOrName: string, now: number): Promise<boolean>;

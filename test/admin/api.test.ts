@@ -198,7 +198,7 @@ describe('admin API: OpenAPI, metrics, health', () => {
   });
 
   it('exposes Prometheus metrics: received, recipient outcomes by route, latency, replies, queue depth', async () => {
-    const metrics = await new AdminClient(relay.base).get<string>('/metrics');
+    const metrics = await client.get<string>('/metrics');
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     const text = metrics.body;
     expect(text).toMatch(/relay365_messages_received_total\{app="local",listener="default"\} \d+/);

@@ -8,9 +8,11 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { userInfo } from 'node:os';
 import { maskSecret } from '../../src/config/secrets.js';
 import { hashPassword, passwordChecks } from '../../src/policy/passwords.js';
-import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
+import { CLI, runCli, spawnRelay, tempDir, writeConfig } from '../helpers/relay.js';
+import { until } from '../helpers/sink.js';
 import { upstreamTlsIdentity } from '../helpers/sink.js';
 import { recordForLeakScan, registerSecrets } from '../secrets/leak-sink.js';
 import { ADMIN, AdminClient, startAdminRelay, type AdminRelay } from './helpers.js';
@@ -261,5 +263,54 @@ describe('relay365 admin (CLI)', () => {
     expect(listed.stdout).not.toContain(token);
     expect((await cli(dir, ['admin', 'token', 'revoke', 'deploy'])).stdout).toBe('deploy: revoked\n');
     expect(JSON.parse((await cli(dir, ['admin', 'token', 'list', '--json'])).stdout)).toMatchObject([{ name: 'deploy', revokedAt: expect.any(Number) }]);
+  });
+
+  it('token create gives the token an owner, a role and an expiry, within what the owner and admin.tokenMaxLifetime allow', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { admin: { port: 0, users: { viewer: { passwordHash: await hashPassword(ADMIN.password), role: 'read-only' } } } });
+    const me = userInfo().username;
+    const made = await runCli(dir, ['admin', 'token', 'create', 'grafana', '--role', 'read-only', '--expires', '30d']);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toMatch(new RegExp(`API token "grafana" \\(id \\S+, read-only, owner cli:${me}\\) created; it expires 20`));
+    const listed = await runCli(dir, ['admin', 'token', 'list']);
+    expect(listed.stdout).toMatch(/NAME +ID +OWNER +ROLE +CREATED +EXPIRES +LAST USED +STATE/);
+    expect(listed.stdout).toMatch(new RegExp(`grafana +\\S+ +cli:${me} +read-only +\\d+s ago +in (29|30)d +never +active`));
+    expect(JSON.parse((await runCli(dir, ['admin', 'token', 'list', '--json'])).stdout)).toMatchObject([{ name: 'grafana', owner: `cli:${me}`, role: 'read-only', expiresAt: expect.any(Number), state: 'active' }]);
+
+    const tooLong = await runCli(dir, ['admin', 'token', 'create', 'forever', '--expires', '400d']);
+    expect(tooLong.code).toBe(64);
+    expect(tooLong.stderr).toMatch(/a token lasts from 1 second to admin\.tokenMaxLifetime \(365d\), not 400d/);
+    const noOwner = await runCli(dir, ['admin', 'token', 'create', 'orphan', '--owner', 'nobody']);
+    expect(noOwner.code).toBe(64);
+    expect(noOwner.stderr).toMatch(/"nobody" is not a user in admin\.users/);
+    const above = await runCli(dir, ['admin', 'token', 'create', 'sneaky', '--owner', 'viewer', '--role', 'admin']);
+    expect(above.code).toBe(64);
+    expect(above.stderr).toMatch(/viewer is read-only: a token may not have a higher role than its owner/);
+    const owned = await runCli(dir, ['admin', 'token', 'create', 'viewer-script', '--owner', 'viewer']);
+    expect(owned.code).toBe(0);
+    expect(owned.stderr).toMatch(/read-only, owner viewer/);
+    expect((await runCli(dir, ['admin', 'token', 'create', 'x', '--expires', 'soon'])).stderr).toMatch(/--expires: expected a duration/);
+  });
+
+  it('passwd --role read-only prints the role with the hash', async () => {
+    const dir = tempDir();
+    writeConfig(dir, {});
+    const { stdout } = await cli(dir, ['admin', 'passwd', 'viewer', '--role', 'read-only'], `${ADMIN.password}\n`);
+    expect(stdout).toMatch(/^admin:\n {2}users:\n {4}viewer:\n {6}passwordHash: scrypt\$\S+\n {6}role: read-only\n$/);
+  });
+});
+
+describe('relay365 serve with the console', () => {
+  it('starts the console without a word on stderr (its API schemas compile cleanly)', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { admin: { host: '127.0.0.1', port: 0, users: { ops: { passwordHash: await hashPassword(ADMIN.password) } } } });
+    const child = await spawnRelay(dir);
+    try {
+      await until(() => child.logs.some((l) => l.msg === 'admin console and API listening'), 10_000, () => `the console did not start: ${child.stderr}`);
+      expect(child.stderr).toBe('');
+    } finally {
+      child.child.kill('SIGTERM');
+      await child.exited;
+    }
   });
 });

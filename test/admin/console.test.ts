@@ -2,7 +2,7 @@
  * The console in a real browser (Debian's Chromium, driven by playwright-core) against a relay
  * delivering into the Microsoft 365 sandbox: sign in, see a delivered and a failed message, read
  * the failed one's diagnosis, retry it after fixing the tenant, and send a test mail from the
- * routes page. Every page is saved as a screenshot under test-output/console/, and any error the
+ * routes page; a read-only user sees the same pages without the buttons the API would refuse. Every page is saved as a screenshot under test-output/console/, and any error the
  * page shows or the browser's console logs fails the test.
  */
 import { mkdirSync } from 'node:fs';
@@ -14,7 +14,11 @@ import { hashPassword } from '../../src/policy/passwords.js';
 import { ROOT, startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/sink.js';
+import { registerSecrets } from '../secrets/leak-sink.js';
 import { ADMIN } from './helpers.js';
+
+const VIEWER = { user: 'viewer', password: 'a read-only passphrase for the console' };
+registerSecrets(VIEWER.password);
 
 const SHOTS = join(ROOT, 'test-output', 'console');
 const t = useSandbox();
@@ -63,7 +67,11 @@ beforeAll(async () => {
   const app = { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login };
   relay = await startTestRelay({
     routes: { m365: { transport: 'graph', mailbox: DEMO.relay.address, credentials: app, endpoint: t.sandbox.urls.graph, ca: [t.sandbox.caPath] } },
-    admin: { host: '127.0.0.1', port: 0, users: { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) } } },
+    admin: {
+      host: '127.0.0.1',
+      port: 0,
+      users: { [ADMIN.user]: { passwordHash: await hashPassword(ADMIN.password) }, [VIEWER.user]: { passwordHash: await hashPassword(VIEWER.password), role: 'read-only' } },
+    },
   });
   base = relay.relay.admin!.url.replace(/\/$/, '');
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -167,5 +175,34 @@ describe('the admin console in Chromium', () => {
     await page.getByRole('status').filter({ hasText: 'cancel: 2 done' }).waitFor({ timeout: 5000 });
     expect(await Promise.all(held.map(stateOf))).toEqual(['cancelled', 'cancelled']);
     await shot('queue-bulk-cancel');
+  });
+
+  it('shows a read-only user the queue, messages and routes without the buttons it may not use', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('User').fill(VIEWER.user);
+    await page.getByLabel('Password').fill(VIEWER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.locator('#who').textContent()).toContain('(read-only)');
+
+    await page.getByRole('link', { name: 'Queue', exact: true }).click();
+    await page.getByRole('heading', { name: 'Queue', exact: true }).waitFor();
+    await page.getByRole('link', { name: delivered, exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: /selected/ }).count()).toBe(0);
+    expect(await page.getByRole('checkbox').count()).toBe(0);
+    await shot('queue-read-only');
+
+    await page.getByRole('link', { name: delivered, exact: true }).click();
+    await page.getByRole('heading', { name: new RegExp(`Message ${delivered}`) }).waitFor();
+    expect(await page.locator('.headers').textContent()).toContain('Invoice 4711');
+    for (const name of ['Retry now', 'Cancel', 'Delete']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    expect(await page.getByRole('link', { name: 'Download .eml' }).count()).toBe(0);
+    await shot('message-read-only');
+
+    await page.getByRole('link', { name: 'Routes', exact: true }).click();
+    await page.getByRole('heading', { name: 'Routes', exact: true }).waitFor();
+    expect(await page.locator('#route-m365').textContent()).toContain('m365');
+    for (const name of ['Send test mail', 'Pause', 'Resume', 'Release held messages']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    await shot('routes-read-only');
   });
 });

@@ -24,20 +24,29 @@ export function storeContractAdmin(context: () => Context) {
     expect(await c.store.adminSession(session.id, 2000)).toBeNull();
   });
 
-  it('accepts an API token by its hash until it is revoked, by id or by name', async () => {
+  it('accepts an API token by its hash until it is revoked, by id or by name, with its owner, role and expiry', async () => {
     const c = context();
-    await c.store.createApiToken({ id: 't1', name: 'monitoring', hash: '1'.repeat(64), createdAt: 1000 });
-    await c.store.createApiToken({ id: 't2', name: 'deploy', hash: '2'.repeat(64), createdAt: 1001 });
-    expect(await c.store.useApiToken('1'.repeat(64), 2000)).toEqual({ id: 't1', name: 'monitoring', createdAt: 1000, lastUsedAt: 2000, revokedAt: null });
+    await c.store.createApiToken({ id: 't1', name: 'monitoring', hash: '1'.repeat(64), owner: 'ops', role: 'read-only', createdAt: 1000, expiresAt: 9000 });
+    await c.store.createApiToken({ id: 't2', name: 'deploy', hash: '2'.repeat(64), owner: 'cli:root', role: 'admin', createdAt: 1001, expiresAt: 9001 });
+    const other = await c.sibling();
+    expect(await other.useApiToken('1'.repeat(64), 2000)).toEqual({ id: 't1', name: 'monitoring', owner: 'ops', role: 'read-only', createdAt: 1000, expiresAt: 9000, lastUsedAt: 2000, revokedAt: null });
     expect(await c.store.useApiToken('3'.repeat(64), 2000)).toBeNull();
     expect(await c.store.revokeApiToken('monitoring', 3000)).toBe(true);
     expect(await c.store.revokeApiToken('t1', 3001)).toBe(false);
     expect(await c.store.useApiToken('1'.repeat(64), 4000)).toBeNull();
     expect(await c.store.revokeApiToken('t2', 3002)).toBe(true);
-    expect((await c.store.apiTokens()).map((t) => [t.id, t.revokedAt])).toEqual([
-      ['t1', 3000],
-      ['t2', 3002],
+    expect((await c.store.apiTokens()).map((t) => [t.id, t.owner, t.role, t.expiresAt, t.revokedAt])).toEqual([
+      ['t1', 'ops', 'read-only', 9000, 3000],
+      ['t2', 'cli:root', 'admin', 9001, 3002],
     ]);
+  });
+
+  it('returns an expired API token, so that the caller can say it expired, without noting its use', async () => {
+    const c = context();
+    await c.store.createApiToken({ id: 't3', name: 'old', hash: '4'.repeat(64), owner: 'ops', role: 'admin', createdAt: 1000, expiresAt: 5000 });
+    expect(await c.store.useApiToken('4'.repeat(64), 4999)).toMatchObject({ id: 't3', lastUsedAt: 4999 });
+    expect(await c.store.useApiToken('4'.repeat(64), 5000)).toMatchObject({ id: 't3', expiresAt: 5000, lastUsedAt: 4999 });
+    expect((await c.store.apiTokens()).find((t) => t.id === 't3')?.lastUsedAt).toBe(4999);
   });
 
   it('lists messages by receive time range and by the route their recipients were tried on', async () => {

@@ -58,7 +58,6 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
       },
     },
     async (request) => {
-      auth.require(request);
       const q = request.query;
       const states = q.state ? q.state.split(',').map((s) => s.trim()).filter(Boolean) : [];
       const unknown = states.filter((s) => !STATES.includes(s as State));
@@ -85,7 +84,6 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
     '/api/messages/:id',
     { schema: { tags: ['messages'], summary: 'One message: envelope, headers, recipients, the attempt timeline with upstream replies, verdicts, diagnoses and fixes.', response: { 200: anyObject, ...errors } } },
     async (request) => {
-      auth.require(request);
       const view = await messageView(store, request.params.id);
       if (!view) throw notFound(`no message ${request.params.id} in the queue`);
       return view;
@@ -96,7 +94,6 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
     '/api/messages/:id/eml',
     { schema: { tags: ['messages'], summary: 'The message as delivered (message/rfc822), streamed.', response: { 404: problemSchema, 401: problemSchema } } },
     async (request, reply) => {
-      auth.require(request);
       const eml = await emlStream(store, request.params.id);
       if (!eml) throw notFound(`no message ${request.params.id} in the queue`);
       return reply

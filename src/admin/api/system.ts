@@ -11,9 +11,10 @@ import { AppDirectory } from '../../policy/apps.js';
 import { nodeState } from '../../queue/heartbeat.js';
 import type { Store } from '../../queue/store.js';
 import type { AdminAuth } from '../auth.js';
+import { duration } from '../../config/fields.js';
 import { badRequest, notFound, ProblemError, problemSchema } from '../problems.js';
 import { describeRoutes } from '../route-views.js';
-import { createApiToken } from '../api-tokens.js';
+import { createApiToken, describeToken, isRefusal } from '../api-tokens.js';
 import { submitTestMessage } from '../test-message.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -48,43 +49,60 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
   });
 
   // 200 with user null when nobody is signed in: the console asks first, and a browser logs every 401 as an error.
-  app.get('/api/session', { schema: { tags: ['session'], summary: 'Who is signed in (user null: nobody), the CSRF token, and whether admin users still need setting up.', response: { 200: anyObject } } }, async (request) => {
+  // Nobody signed in learns only that, and whether the setup token is in use (the sign-in page says how to get in).
+  app.get('/api/session', { schema: { tags: ['session'], summary: 'Who is signed in (user null: nobody) with which role, the CSRF token, and whether admin users still need setting up.', response: { 200: anyObject } } }, async (request) => {
     const caller = request.caller;
-    return { user: caller?.user ?? null, via: caller?.via ?? null, csrfToken: caller?.csrf ?? null, needsSetup: auth.needsSetup, node: config.node.name ?? null };
+    if (!caller) return { user: null, via: null, role: null, csrfToken: null, needsSetup: auth.needsSetup };
+    return { user: caller.user, via: caller.via, role: caller.role, csrfToken: caller.csrf ?? null, needsSetup: auth.needsSetup, node: config.node.name ?? null };
   });
 
-  app.get('/api/tokens', { schema: { tags: ['tokens'], summary: 'API tokens (never their values).', response: { 200: anyObject, 401: problemSchema } } }, async (request) => {
-    auth.require(request);
-    return { tokens: await store.apiTokens() };
+  app.get('/api/tokens', { schema: { tags: ['tokens'], summary: 'API tokens with owner, role, expiry and state (never their values).', response: { 200: anyObject, 401: problemSchema, 403: problemSchema } } }, async () => {
+    const now = Date.now();
+    return { tokens: (await store.apiTokens()).map((t) => describeToken(t, auth.admin, now)) };
   });
 
-  app.post<{ Body: { name: string } }>(
+  app.post<{ Body: { name: string; role?: string; expiresIn?: string | number } }>(
     '/api/tokens',
     {
       schema: {
         tags: ['tokens'],
-        summary: 'Create an API token; its value is in this answer only.',
-        body: { type: 'object', properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } }, required: ['name'], additionalProperties: false },
-        response: { 200: anyObject, 401: problemSchema, 409: problemSchema },
+        summary: 'Create an API token owned by the caller, with a role no higher than the caller\'s; its value is in this answer only.',
+        body: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+            role: { type: 'string', enum: ['admin', 'read-only'], description: 'Default: the caller\'s role.' },
+            expiresIn: { anyOf: [{ type: 'string' }, { type: 'number' }], description: 'How long it lasts: "30d", "12h", or seconds; default admin.tokenLifetime, at most admin.tokenMaxLifetime.' },
+          },
+          required: ['name'],
+          additionalProperties: false,
+        },
+        response: { 200: anyObject, 400: problemSchema, 401: problemSchema, 403: problemSchema, 409: problemSchema },
       },
     },
     async (request) => {
-      auth.require(request);
-      if ((await store.apiTokens()).some((t) => t.name === request.body.name && t.revokedAt === null)) {
-        throw new ProblemError(409, 'token-exists', 'Token name in use', `an API token named "${request.body.name}" exists; revoke it first or choose another name`);
+      const caller = auth.require(request);
+      const { name, role, expiresIn } = request.body;
+      let lifetime: number | undefined;
+      if (expiresIn !== undefined) {
+        const parsed = duration().safeParse(expiresIn);
+        if (!parsed.success) throw badRequest(`expiresIn: ${parsed.error.issues[0]?.message ?? 'expected a duration such as "30d"'}`);
+        lifetime = parsed.data;
       }
-      return createApiToken(store, request.body.name);
+      const created = await createApiToken(store, auth.admin, { name, owner: caller.owner, role: role ?? caller.role, ...(lifetime !== undefined ? { expiresIn: lifetime } : {}) });
+      if (!isRefusal(created)) return created;
+      if (created.refused === 'exists') throw new ProblemError(409, 'token-exists', 'Token name in use', created.detail);
+      if (created.refused === 'forbidden') throw new ProblemError(403, 'forbidden', 'Not allowed for this role', created.detail);
+      throw badRequest(created.detail);
     },
   );
 
   app.delete<{ Params: { id: string } }>('/api/tokens/:id', { schema: { tags: ['tokens'], summary: 'Revoke an API token (by id or name).', response: { 200: anyObject, 401: problemSchema, 404: problemSchema } } }, async (request) => {
-    auth.require(request);
     if (!(await store.revokeApiToken(request.params.id, Date.now()))) throw notFound(`no unrevoked API token "${request.params.id}"`);
     return { revoked: request.params.id };
   });
 
   app.get('/api/apps', { schema: { tags: ['apps'], summary: 'The applications that may send: how each is recognised, its senders and route.', response: { 200: anyObject, 401: problemSchema } } }, async (request) => {
-    auth.require(request);
     const directory = new AppDirectory(config.apps);
     const apps = Object.keys(config.apps).length ? Object.entries(config.apps) : [['local', directory.get('local')!.config] as const];
     const fallback = config.routing.default ?? Object.keys(effectiveRoutes(config))[0] ?? null;
@@ -100,7 +118,6 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
   });
 
   app.get('/api/nodes', { schema: { tags: ['nodes'], summary: 'Every relay node using the store (the whole cluster), with its heartbeat and state.', response: { 200: anyObject, 401: problemSchema } } }, async (request) => {
-    auth.require(request);
     const now = Date.now();
     return { nodes: (await store.nodes()).map((n) => ({ ...n, state: nodeState(n, now) })) };
   });
@@ -116,7 +133,6 @@ export function systemRoutes(app: FastifyInstance, { config, store, auth, listen
       },
     },
     async (request) => {
-      auth.require(request);
       const now = Date.now();
       const since = Math.floor((now - (request.query.hours ?? 6) * 3_600_000) / MINUTE) * MINUTE;
       const [counts, activity, routes] = await Promise.all([store.countByState(), store.activity(since, MINUTE), describeRoutes(config, store, masterKey, now)]);

@@ -14,6 +14,14 @@ export class ApiError extends Error {
 let csrf: string | null = null;
 export const setCsrf = (token: string | null) => (csrf = token);
 
+/**
+ * The signed-in user's role: a read-only user is not shown buttons the API would refuse
+ * (the API decides, src/admin/access.ts; this only keeps the page honest).
+ */
+let role: 'admin' | 'read-only' | null = null;
+export const setRole = (value: typeof role) => (role = value);
+export const mayAct = () => role === 'admin';
+
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -2,7 +2,7 @@
  * The console's entry point: asks who is signed in, shows the sign-in form or the page the
  * address names, and follows links inside the console without reloading.
  */
-import { api, ApiError, setCsrf } from './api.js';
+import { api, ApiError, setCsrf, setRole } from './api.js';
 import { h } from './dom.js';
 import { messagePage } from './page-message.js';
 import { overviewPage } from './page-overview.js';
@@ -11,9 +11,10 @@ import { routesPage } from './page-routes.js';
 
 interface Session {
   user: string | null;
+  role: 'admin' | 'read-only' | null;
   csrfToken: string | null;
   needsSetup: boolean;
-  node: string | null;
+  node?: string | null;
 }
 
 const main = document.getElementById('main') as HTMLElement;
@@ -27,10 +28,12 @@ function go(url: string): void {
 async function render(): Promise<void> {
   const session = await api<Session>('GET', '/api/session');
   setCsrf(session.csrfToken);
+  setRole(session.role);
   if (!session.user) return loginPage(session);
   who.replaceChildren(
     session.node ? h('span', { class: 'muted' }, `${session.node} · `) : '',
     session.user,
+    session.role === 'read-only' ? h('span', { class: 'muted' }, ' (read-only)') : '',
     ' ',
     h('button', { type: 'button', class: 'link', onclick: async () => {
       await api('POST', '/api/logout');

@@ -1,5 +1,5 @@
 /** One message: envelope, headers, recipients, the attempt timeline with the upstream's words, diagnosis and fix, and the actions. */
-import { api, ApiError } from './api.js';
+import { api, ApiError, mayAct } from './api.js';
 import { badge, h, size, when } from './dom.js';
 import type { MessageView, Reply } from './types.js';
 
@@ -20,16 +20,17 @@ export async function messagePage(main: HTMLElement, id: string, go: (url: strin
     } }, label);
   const reload = () => setTimeout(() => go(`/messages/${m.id}`), 400);
 
+  const admin = mayAct(); // a read-only user may look, not act, and not read the body
   const dl = (pairs: [string, Node | string][]) => h('dl', { class: 'pairs' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   main.replaceChildren(
     h('h1', {}, 'Message ', h('span', { class: 'mono' }, m.id), ' ', badge(m.state)),
     h(
       'div',
       { class: 'actions' },
-      ['deferred', 'held', 'failed', 'queued'].includes(m.state) ? act('Retry now', 'POST', `/api/messages/${m.id}/retry`, reload) : null,
-      ['deferred', 'held', 'queued'].includes(m.state) ? act('Cancel', 'POST', `/api/messages/${m.id}/cancel`, reload) : null,
-      m.state !== 'sending' ? act('Delete', 'DELETE', `/api/messages/${m.id}`, () => setTimeout(() => go('/queue'), 400)) : null,
-      h('a', { class: 'button', href: `/api/messages/${m.id}/eml`, download: `${m.id}.eml` }, 'Download .eml'),
+      admin && ['deferred', 'held', 'failed', 'queued'].includes(m.state) ? act('Retry now', 'POST', `/api/messages/${m.id}/retry`, reload) : null,
+      admin && ['deferred', 'held', 'queued'].includes(m.state) ? act('Cancel', 'POST', `/api/messages/${m.id}/cancel`, reload) : null,
+      admin && m.state !== 'sending' ? act('Delete', 'DELETE', `/api/messages/${m.id}`, () => setTimeout(() => go('/queue'), 400)) : null,
+      admin ? h('a', { class: 'button', href: `/api/messages/${m.id}/eml`, download: `${m.id}.eml` }, 'Download .eml') : null,
       status,
     ),
     h(

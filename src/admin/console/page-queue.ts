@@ -1,5 +1,5 @@
 /** The queue (SOST's view): filters and search, state badges, relative times, bulk retry/cancel, keyset paging. */
-import { api, ApiError } from './api.js';
+import { api, ApiError, mayAct } from './api.js';
 import { badge, h, size, when } from './dom.js';
 import { STATES, type MessageSummary } from './types.js';
 
@@ -45,13 +45,14 @@ export async function queuePage(main: HTMLElement, go: (url: string) => void): P
   };
   const all = h('input', { type: 'checkbox', 'aria-label': 'Select all', onchange: (e: Event) => boxes.forEach((b) => (b.checked = (e.target as HTMLInputElement).checked)) });
 
+  const admin = mayAct(); // selecting is for acting, which a read-only user may not
   const rows = page.messages.map((m) => {
     const box = h('input', { type: 'checkbox', value: m.id, 'aria-label': `Select ${m.id}` });
     boxes.push(box);
     return h(
       'tr',
       {},
-      h('td', {}, box),
+      admin ? h('td', {}, box) : null,
       h('td', {}, h('a', { href: `/messages/${m.id}`, class: 'mono' }, m.id)),
       h('td', {}, badge(m.state), m.kind && m.kind !== 'normal' ? [' ', badge(m.kind === 'dsn' ? 'DSN' : 'notice', 'kind')] : null),
       h('td', {}, when(m.receivedAt)),
@@ -68,7 +69,7 @@ export async function queuePage(main: HTMLElement, go: (url: string) => void): P
   main.replaceChildren(
     h('h1', {}, 'Queue'),
     form,
-    h('div', { class: 'actions' }, h('button', { type: 'button', onclick: bulk('retry') }, 'Retry selected'), h('button', { type: 'button', onclick: bulk('cancel') }, 'Cancel selected'), status),
+    ...(admin ? [h('div', { class: 'actions' }, h('button', { type: 'button', onclick: bulk('retry') }, 'Retry selected'), h('button', { type: 'button', onclick: bulk('cancel') }, 'Cancel selected'), status)] : []),
     page.messages.length
       ? h(
           'div',
@@ -76,7 +77,7 @@ export async function queuePage(main: HTMLElement, go: (url: string) => void): P
           h(
             'table',
             { class: 'queue' },
-            h('thead', {}, h('tr', {}, h('th', {}, all), ...['ID', 'State', 'Received', 'From', 'To'].map((t) => h('th', {}, t)), ...['App', 'Size', 'Last error'].map((t) => h('th', { class: 'hide-narrow' }, t)))),
+            h('thead', {}, h('tr', {}, admin ? h('th', {}, all) : null, ...['ID', 'State', 'Received', 'From', 'To'].map((t) => h('th', {}, t)), ...['App', 'Size', 'Last error'].map((t) => h('th', { class: 'hide-narrow' }, t)))),
             h('tbody', {}, ...rows),
           ),
         )

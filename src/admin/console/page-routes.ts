@@ -1,11 +1,11 @@
 /** Routes: health, sign-in and secret expiry, budgets, pause/resume/release, the setup guide, and "send a test mail" with the result live. */
-import { api, ApiError } from './api.js';
+import { api, ApiError, mayAct } from './api.js';
 import { badge, h, when } from './dom.js';
 import type { MessageView, RouteView } from './types.js';
 
 export async function routesPage(main: HTMLElement, go: (url: string) => void): Promise<void> {
   const { routes } = await api<{ routes: RouteView[] }>('GET', '/api/routes');
-  main.replaceChildren(h('h1', {}, 'Routes'), testMail(), ...routes.map((r) => routeCard(r, go)));
+  main.replaceChildren(h('h1', {}, 'Routes'), ...(mayAct() ? [testMail()] : []), ...routes.map((r) => routeCard(r, go)));
   if (location.hash) document.getElementById(location.hash.slice(1))?.scrollIntoView();
 }
 
@@ -41,7 +41,9 @@ function routeCard(r: RouteView, go: (url: string) => void): HTMLElement {
     ),
     ...r.warnings.map((w) => h('p', { class: 'warning' }, w)),
     ...(r.auth?.problems ?? []).map((p) => h('p', { class: 'warning' }, p)),
-    h('div', { class: 'actions' }, r.state === 'active' ? button('Pause', 'pause') : null, r.state === 'paused' ? button('Resume', 'resume') : null, r.state === 'held' ? button('Release held messages', 'release') : null, status),
+    mayAct()
+      ? h('div', { class: 'actions' }, r.state === 'active' ? button('Pause', 'pause') : null, r.state === 'paused' ? button('Resume', 'resume') : null, r.state === 'held' ? button('Release held messages', 'release') : null, status)
+      : null,
     h(
       'details',
       { class: 'guide' },

@@ -3,18 +3,18 @@
  * issued is accepted by the others. Only hashes are stored, as in SQLite (sqlite/admin-auth.ts).
  */
 import type pg from 'pg';
-import type { AdminSession, ApiToken } from '../store.js';
-import { toSession, toToken, type SessionRow, type TokenRow } from '../sqlite/admin-auth.js';
+import type { AdminSession, ApiToken, NewApiToken } from '../store.js';
+import { TOKEN_COLUMNS, toSession, toToken, type SessionRow, type TokenRow } from '../sqlite/admin-auth.js';
 
 const SQL = {
   purgeSessions: `DELETE FROM admin_sessions WHERE expires_at <= $1`,
   insertSession: `INSERT INTO admin_sessions (id, "user", csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
   session: `SELECT id, "user", csrf, created_at, expires_at FROM admin_sessions WHERE id = $1 AND expires_at > $2`,
   deleteSession: `DELETE FROM admin_sessions WHERE id = $1`,
-  insertToken: `INSERT INTO api_tokens (id, name, hash, created_at) VALUES ($1, $2, $3, $4)`,
-  tokens: `SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id`,
-  useToken: `UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2 AND revoked_at IS NULL
-    RETURNING id, name, created_at, last_used_at, revoked_at`,
+  insertToken: `INSERT INTO api_tokens (id, name, hash, owner, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+  tokens: `SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id`,
+  useToken: `UPDATE api_tokens SET last_used_at = CASE WHEN expires_at > $1 THEN $1 ELSE last_used_at END WHERE hash = $2 AND revoked_at IS NULL
+    RETURNING ${TOKEN_COLUMNS}`,
   revokeToken: `UPDATE api_tokens SET revoked_at = $1 WHERE (id = $2 OR name = $2) AND revoked_at IS NULL`,
 } as const;
 
@@ -35,8 +35,8 @@ export class PostgresAdminAuth {
     await this.pool.query(SQL.deleteSession, [id]);
   }
 
-  async createToken(t: { id: string; name: string; hash: string; createdAt: number }): Promise<void> {
-    await this.pool.query(SQL.insertToken, [t.id, t.name, t.hash, t.createdAt]);
+  async createToken(t: NewApiToken): Promise<void> {
+    await this.pool.query(SQL.insertToken, [t.id, t.name, t.hash, t.owner, t.role, t.createdAt, t.expiresAt]);
   }
 
   async tokens(): Promise<ApiToken[]> {

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { LOCKS } from './connection.js';
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   /* 1: messages, their bodies in chunks, recipients, attempts */ `
   CREATE TABLE messages (
     id text COLLATE "C" PRIMARY KEY,
@@ -228,6 +228,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (user_key, address_key)
   );
   CREATE INDEX sign_in_trust_until ON sign_in_trust (until);
+  `,
+  /* 11: API tokens get an owner, a role and an expiry; tokens made before keep the admin role they had, made by an unrecorded CLI user, for 90 more days */ `
+  ALTER TABLE api_tokens ADD COLUMN owner text NOT NULL DEFAULT 'cli:unrecorded';
+  ALTER TABLE api_tokens ADD COLUMN role text NOT NULL DEFAULT 'admin';
+  ALTER TABLE api_tokens ADD COLUMN expires_at bigint NOT NULL DEFAULT 0;
+  UPDATE api_tokens SET expires_at = (extract(epoch FROM now()) * 1000)::bigint + 7776000000;
   `,
 ];
 

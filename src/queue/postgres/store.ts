@@ -17,6 +17,7 @@ import type {
   ActivityBucket,
   AdminSession,
   ApiToken,
+  NewApiToken,
   ActionOutcome,
   AttemptReport,
   BodyWriter,
@@ -390,7 +391,7 @@ export class PostgresStore implements Store {
     return this.adminAuth.deleteSession(id);
   }
 
-  createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void> {
+  createApiToken(token: NewApiToken): Promise<void> {
     return this.adminAuth.createToken(token);
   }
 

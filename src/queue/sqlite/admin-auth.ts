@@ -3,17 +3,19 @@
  * cookie, of the token): whoever reads the database cannot sign in with what is in it.
  */
 import type Database from 'better-sqlite3';
-import type { AdminSession, ApiToken } from '../store.js';
+import type { AdminSession, ApiToken, NewApiToken } from '../store.js';
+
+export const TOKEN_COLUMNS = 'id, name, owner, role, created_at, expires_at, last_used_at, revoked_at';
 
 const SQL = {
   purgeSessions: `DELETE FROM admin_sessions WHERE expires_at <= ?`,
   insertSession: `INSERT INTO admin_sessions (id, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
   session: `SELECT id, user, csrf, created_at, expires_at FROM admin_sessions WHERE id = ? AND expires_at > ?`,
   deleteSession: `DELETE FROM admin_sessions WHERE id = ?`,
-  insertToken: `INSERT INTO api_tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)`,
-  tokens: `SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id`,
-  useToken: `UPDATE api_tokens SET last_used_at = ? WHERE hash = ? AND revoked_at IS NULL
-    RETURNING id, name, created_at, last_used_at, revoked_at`,
+  insertToken: `INSERT INTO api_tokens (id, name, hash, owner, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  tokens: `SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id`,
+  useToken: `UPDATE api_tokens SET last_used_at = CASE WHEN expires_at > ? THEN ? ELSE last_used_at END WHERE hash = ? AND revoked_at IS NULL
+    RETURNING ${TOKEN_COLUMNS}`,
   revokeToken: `UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL`,
 } as const;
 
@@ -27,13 +29,25 @@ export interface SessionRow {
 export interface TokenRow {
   id: string;
   name: string;
+  owner: string;
+  role: string;
   created_at: number;
+  expires_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
 }
 
 export const toSession = (r: SessionRow): AdminSession => ({ id: r.id, user: r.user, csrf: r.csrf, createdAt: r.created_at, expiresAt: r.expires_at });
-export const toToken = (r: TokenRow): ApiToken => ({ id: r.id, name: r.name, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at });
+export const toToken = (r: TokenRow): ApiToken => ({
+  id: r.id,
+  name: r.name,
+  owner: r.owner,
+  role: r.role,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
 
 export class AdminAuthRows {
   private readonly sql: { [K in keyof typeof SQL]: Database.Statement };
@@ -58,8 +72,8 @@ export class AdminAuthRows {
     this.sql.deleteSession.run(id);
   }
 
-  createToken(t: { id: string; name: string; hash: string; createdAt: number }): void {
-    this.sql.insertToken.run(t.id, t.name, t.hash, t.createdAt);
+  createToken(t: NewApiToken): void {
+    this.sql.insertToken.run(t.id, t.name, t.hash, t.owner, t.role, t.createdAt, t.expiresAt);
   }
 
   tokens(): ApiToken[] {
@@ -67,7 +81,7 @@ export class AdminAuthRows {
   }
 
   useToken(hash: string, now: number): ApiToken | null {
-    const row = this.sql.useToken.get(now, hash) as TokenRow | undefined;
+    const row = this.sql.useToken.get(now, now, hash) as TokenRow | undefined;
     return row ? toToken(row) : null;
   }
 

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   /* 1: messages, bodies, recipients, attempts */ `
   CREATE TABLE messages (
     id TEXT PRIMARY KEY,
@@ -208,6 +208,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (user_key, address_key)
   );
   CREATE INDEX sign_in_trust_until ON sign_in_trust (until);
+  `,
+  /* 13: API tokens get an owner, a role and an expiry; tokens made before keep the admin role they had, made by an unrecorded CLI user, for 90 more days */ `
+  ALTER TABLE api_tokens ADD COLUMN owner TEXT NOT NULL DEFAULT 'cli:unrecorded';
+  ALTER TABLE api_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+  ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE api_tokens SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 7776000000;
   `,
 ];
 

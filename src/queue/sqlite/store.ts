@@ -17,6 +17,7 @@ import type {
   ActivityBucket,
   AdminSession,
   ApiToken,
+  NewApiToken,
   ActionOutcome,
   AttemptReport,
   BodyWriter,
@@ -322,7 +323,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
     this.adminAuth.deleteSession(id);
   }
 
-  async createApiToken(token: { id: string; name: string; hash: string; createdAt: number }): Promise<void> {
+  async createApiToken(token: NewApiToken): Promise<void> {
     this.adminAuth.createToken(token);
   }
 

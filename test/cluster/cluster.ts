@@ -4,11 +4,13 @@
  * load balancer would see it. Helpers to submit mail round-robin and to read the shared store.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { CLI, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
 import { freshDatabase, openPostgresStore } from '../helpers/postgres.js';
+import { registerSecrets } from '../secrets/leak-sink.js';
 import type { PostgresStore } from '../../src/queue/postgres/store.js';
 
 export interface ClusterNode {
@@ -32,6 +34,10 @@ export interface Cluster {
 /** Starts `count` nodes named node-a, node-b… with `config(name)` merged into each one's config. */
 export async function startCluster(count: number, config: (name: string) => Record<string, unknown>): Promise<Cluster> {
   const url = await freshDatabase('cluster');
+  // Every node of a cluster has the same master key (README, "Several nodes"): it opens the
+  // sign-ins and access tokens the others sealed in the store.
+  const masterKey = randomBytes(32).toString('hex');
+  registerSecrets(masterKey);
   const nodes: ClusterNode[] = [];
   const stopAll = async () => {
     for (const node of nodes) if (node.relay.child.exitCode === null && node.relay.child.signalCode === null) node.relay.child.kill('SIGTERM');
@@ -48,7 +54,7 @@ export async function startCluster(count: number, config: (name: string) => Reco
         listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' } } },
         ...config(name),
       });
-      nodes.push({ name, dir, relay: await spawnRelay(dir) });
+      nodes.push({ name, dir, relay: await spawnRelay(dir, { RELAY365_MASTER_KEY: masterKey }) });
     }
   } catch (err) {
     await stopAll();
@@ -73,7 +79,7 @@ export async function startCluster(count: number, config: (name: string) => Reco
       }
     },
     async cli(args) {
-      const { stdout } = await promisify(execFile)(process.execPath, [CLI, '--config', join(nodes[0]!.dir, 'relay365.yaml'), ...args], { env: { PATH: process.env.PATH } });
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, '--config', join(nodes[0]!.dir, 'relay365.yaml'), ...args], { env: { PATH: process.env.PATH, RELAY365_MASTER_KEY: masterKey } });
       return stdout;
     },
     async stop() {

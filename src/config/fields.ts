@@ -100,3 +100,37 @@ export function httpsUrl(what = 'an https:// URL') {
 export function address(what = 'an e-mail address') {
   return text(what).refine((value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value), { error: (iss) => `expected ${what}, got ${JSON.stringify(iss.input)}` });
 }
+
+const SIZE_STEPS = [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const;
+
+/** `bytes` in the largest unit it is a whole multiple of, or one tenth of (1.5MB); null when none (2000). */
+function inSizeUnits(bytes: number): { amount: number; unit: string } | null {
+  for (const [unit, step] of SIZE_STEPS) {
+    if (bytes >= step && (bytes * 10) % step === 0) return { amount: bytes / step, unit };
+  }
+  return null;
+}
+
+/**
+ * A size as the config would say it, so that it reads back to the same bytes: 36700160 →
+ * "35MB", 65536 → "64KB", 1572864 → "1.5MB"; a count of bytes that is no such multiple stays
+ * the number it is (2000).
+ */
+export function sizeAsWritten(bytes: number): string | number {
+  const units = inSizeUnits(bytes);
+  return units ? `${units.amount}${units.unit}` : bytes;
+}
+
+/** A size for a sentence: "35 MB", "64 KB", "1.5 MB", "2000 bytes". */
+export function humanSize(bytes: number): string {
+  const units = inSizeUnits(bytes);
+  return units ? `${units.amount} ${units.unit}` : `${bytes} bytes`;
+}
+
+const DURATION_STEPS = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const;
+
+/** Milliseconds as the config would say them: 432000000 → "5d", 90000 → "90s", 1500 → "1500ms". */
+export function durationAsWritten(ms: number): string {
+  for (const [unit, step] of DURATION_STEPS) if (ms >= step && ms % step === 0) return `${ms / step}${unit}`;
+  return `${ms}ms`;
+}

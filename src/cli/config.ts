@@ -1,10 +1,12 @@
 /**
  * `relay365 config show|check|schema`. `show` prints the effective configuration (file,
  * environment and defaults merged) with secrets masked and what the admin set marked,
- * like `postconf -n` beside `postconf`.
+ * like `postconf -n` beside `postconf`; durations and sizes as written (5d, 35MB), while
+ * `--json`, for programs, gives them as the relay uses them (milliseconds, bytes).
  */
 import type { Command } from 'commander';
 import { Document, isScalar, isCollection } from 'yaml';
+import { asWritten } from '../config/as-written.js';
 import { configJsonSchema } from '../config/load.js';
 import { secretRefKind } from '../config/secret-refs.js';
 import { isSecretKey, maskSecrets } from '../config/secrets.js';
@@ -16,15 +18,15 @@ export function configCommands(program: Command, global: () => GlobalOptions): v
 
   config
     .command('show')
-    .description('the effective configuration, secrets masked; "# set" marks what the file or environment set')
-    .option('--json', 'as JSON')
+    .description('the effective configuration, secrets masked, durations and sizes as written (5d, 35MB); "# set" marks what the file or environment set')
+    .option('--json', 'as JSON, with durations in milliseconds and sizes in bytes (as the relay uses them)')
     .action((opts: { json?: boolean }) => {
       const loaded = loadOrExit(global());
       const masked = maskSecrets(loaded.config);
       // The store's URL may carry the database password.
       if (masked.store.url) masked.store.url = maskStoreUrl(masked.store.url);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
-      const doc = new Document(masked);
+      const doc = new Document(asWritten(masked, loaded.input));
       for (const path of leafPaths(loaded.input)) {
         const node = doc.getIn(path, true);
         const override = loaded.overrides.find((o) => o.path.join('.') === path.join('.'));

@@ -3,10 +3,10 @@
  * (pino-pretty: time, level, message, fields on one line) when stdout is a terminal — an admin
  * trying relay365 by hand reads them as they come. log.format forces either. The same censored
  * line is behind both: pretty-printing happens after censoring, on the JSON line.
- * Every line about a message carries its id as `msgId`, so one
- * grep tells a message's whole story. Values under names that hold secrets (isSecretKey:
- * clientSecret, refresh_token, Authorization, Set-Cookie, X-Api-Key…) are censored wherever
- * they appear, at any depth and in child loggers' fields, as a second line of defence behind
+ *
+ * Every line about a message carries its id as `msgId`, so one grep tells a message's whole
+ * story. Values under names that hold secrets (isSecretKey: clientSecret, refresh_token,
+ * Authorization, Set-Cookie, X-Api-Key…) are censored wherever they appear, at any depth and in child loggers' fields, as a second line of defence behind
  * never logging them. pino's own `redact` cannot do this: its paths have a fixed depth and
  * spelling, so a header two levels further down an error object would pass.
  */

@@ -1,12 +1,17 @@
 /**
- * pino JSON logs on stdout. Every line about a message carries its id as `msgId`, so one
- * grep tells a message's whole story. Values under names that hold secrets (isSecretKey:
- * clientSecret, refresh_token, Authorization, Set-Cookie, X-Api-Key…) are censored wherever
- * they appear, at any depth and in child loggers' fields, as a second line of defence behind
+ * pino logs on stdout: JSON lines for journald, Docker and log shippers, and human lines
+ * (pino-pretty: time, level, message, fields on one line) when stdout is a terminal — an admin
+ * trying relay365 by hand reads them as they come. log.format forces either. The same censored
+ * line is behind both: pretty-printing happens after censoring, on the JSON line.
+ *
+ * Every line about a message carries its id as `msgId`, so one grep tells a message's whole
+ * story. Values under names that hold secrets (isSecretKey: clientSecret, refresh_token,
+ * Authorization, Set-Cookie, X-Api-Key…) are censored wherever they appear, at any depth and in child loggers' fields, as a second line of defence behind
  * never logging them. pino's own `redact` cannot do this: its paths have a fixed depth and
  * spelling, so a header two levels further down an error object would pass.
  */
 import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { isSecretKey } from './config/secrets.js';
 
 export const CENSORED = '[secret]';
@@ -56,14 +61,35 @@ export class RecentLines {
 
 export const recentLines = new RecentLines(2000);
 
-export function createLogger(level: string, output: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export interface LogOptions {
+  level: string;
+  /** auto: human lines when the output is stdout and stdout is a terminal, JSON otherwise. Default json. */
+  format?: LogFormat;
+}
+
+/** Human lines: local time, level and message, then the line's fields, as pino-pretty writes them. */
+function prettyLines(colorize: boolean): (jsonLine: string) => string {
+  return pinoPretty.prettyFactory({ colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true });
+}
+
+/**
+ * `options`: the level alone (JSON lines), or log.level and log.format from the config. Without
+ * `output`, lines go to stdout, where format auto looks whether it is a terminal.
+ */
+export function createLogger(options: string | LogOptions, output?: pino.DestinationStream): Logger {
+  const { level, format = 'json' } = typeof options === 'string' ? { level: options } : options;
+  const toStdout = output === undefined;
+  const sink = output ?? pino.destination({ dest: 1, sync: false });
+  const pretty = format === 'pretty' || (format === 'auto' && toStdout && process.stdout.isTTY === true) ? prettyLines(toStdout && pinoPretty.isColorSupported) : null;
   const destination = {
     write(line: string) {
-      recentLines.push(line.trimEnd());
-      output.write(line);
+      recentLines.push(line.trimEnd()); // the admins' "stopping" mail attaches JSON lines, whatever the terminal shows
+      sink.write(pretty ? pretty(line) : line);
     },
     flush(done?: (err?: Error) => void) {
-      const flushable = output as { flush?: (cb: (err?: Error) => void) => void };
+      const flushable = sink as { flush?: (cb: (err?: Error) => void) => void };
       if (flushable.flush) flushable.flush(done ?? (() => undefined));
       else done?.();
     },

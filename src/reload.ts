@@ -88,12 +88,13 @@ export function reloadConfig(current: Reloadable, next: Config): ReloadReport {
     if (appsChanged) report.reloaded.push('apps');
     if (!same(old.routing, next.routing)) report.reloaded.push('routing');
   }
+  if (old.log.format !== next.log.format) report.needsRestart.push('log.format');
   if (old.log.level !== next.log.level) {
     current.log.level = next.log.level;
     report.reloaded.push('log.level');
   }
   // What was taken is now the config in force; what needs a restart is compared against it next time too.
-  current.config = { ...next, ...Object.fromEntries(AT_START.map((k) => [k, old[k]])), admin: { ...old.admin, users: next.admin.users }, routes: mergeRoutes(old, next, report) } as Config;
+  current.config = { ...next, ...Object.fromEntries(AT_START.map((k) => [k, old[k]])), admin: { ...old.admin, users: next.admin.users }, log: { ...next.log, format: old.log.format }, routes: mergeRoutes(old, next, report) } as Config;
   return report;
 }
 

@@ -1,13 +1,14 @@
 /**
  * `relay365 config show|check|schema`. `show` prints the effective configuration (file,
  * environment and defaults merged) with secrets masked and what the admin set marked,
- * like `postconf -n` beside `postconf`.
+ * like `postconf -n` beside `postconf`; durations and sizes as written (5d, 35MB), while
+ * `--json`, for programs, gives them as the relay uses them (milliseconds, bytes).
  */
 import type { Command } from 'commander';
 import { Document, isScalar, isCollection } from 'yaml';
+import { asWritten } from '../config/as-written.js';
 import { configJsonSchema } from '../config/load.js';
-import { secretRefKind } from '../config/secret-refs.js';
-import { isSecretKey, maskSecrets } from '../config/secrets.js';
+import { maskSecrets } from '../config/secrets.js';
 import { maskStoreUrl } from '../config/store-url.js';
 import { EXIT, loadOrExit, type GlobalOptions } from './context.js';
 
@@ -16,15 +17,15 @@ export function configCommands(program: Command, global: () => GlobalOptions): v
 
   config
     .command('show')
-    .description('the effective configuration, secrets masked; "# set" marks what the file or environment set')
-    .option('--json', 'as JSON')
+    .description('the effective configuration, secrets masked, durations and sizes as written (5d, 35MB); "# set" marks what the file or environment set')
+    .option('--json', 'as JSON, with durations in milliseconds and sizes in bytes (as the relay uses them)')
     .action((opts: { json?: boolean }) => {
       const loaded = loadOrExit(global());
       const masked = maskSecrets(loaded.config);
       // The store's URL may carry the database password.
       if (masked.store.url) masked.store.url = maskStoreUrl(masked.store.url);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
-      const doc = new Document(masked);
+      const doc = new Document(asWritten(masked, loaded.input));
       for (const path of leafPaths(loaded.input)) {
         const node = doc.getIn(path, true);
         const override = loaded.overrides.find((o) => o.path.join('.') === path.join('.'));
@@ -40,11 +41,7 @@ export function configCommands(program: Command, global: () => GlobalOptions): v
     .description('validate the configuration (exit 0 when it is good, 78 when not)')
     .action(() => {
       const loaded = loadOrExit(global());
-      const fromEnvironment = new Set(loaded.overrides.map((o) => o.path.join('.')));
-      const warnings = plaintextSecrets(loaded.input)
-        .filter((path) => !fromEnvironment.has(path.join('.')))
-        .map((path) => `${path.join('.')}: a secret in plain text; give it as env:NAME, file:/path or enc:v1:… (relay365 secret encrypt) instead`);
-      for (const warning of warnings) process.stderr.write(`warning: ${loaded.file ?? 'config'}: ${warning}\n`);
+      // Plain-text secrets in the file and placeholder ids are among the loader's warnings, which start-up logs too.
       for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`${loaded.file ?? 'defaults'}: configuration is valid\n`);
       process.exitCode = EXIT.ok;
@@ -63,12 +60,4 @@ function leafPaths(value: unknown, path: string[] = []): string[][] {
     return Object.entries(value).flatMap(([k, v]) => leafPaths(v, [...path, k]));
   }
   return path.length ? [path] : [];
-}
-
-function plaintextSecrets(value: unknown, path: string[] = []): string[][] {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    // env:NAME, file:/path and enc:v1:… are references, not the secret: not plain text.
-    return Object.entries(value).flatMap(([k, v]) => (isSecretKey(k) && typeof v === 'string' && secretRefKind(v) === null ? [[...path, k]] : plaintextSecrets(v, [...path, k])));
-  }
-  return [];
 }

@@ -12,7 +12,7 @@ import { startDemo, DEMO_ROUTE, type Demo } from './demo.js';
 
 export async function serve(options: GlobalOptions): Promise<void> {
   const loaded = loadOrExit(options);
-  const log = createLogger(loaded.config.log.level);
+  const log = createLogger(loaded.config.log);
   for (const warning of loaded.warnings) log.warn(warning);
   log.info({ config: loaded.file ?? '(none: defaults)', store: describeStore(loaded.config), node: loaded.config.node.name }, 'relay365 starting');
   let relay;

@@ -8,7 +8,7 @@ import { setupGuide, type SetupGuide } from '../doctor/setup-guide.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
 export function renderGuide(guide: SetupGuide): string {
-  const lines = [`route ${guide.route} (${guide.transport})`, '', guide.summary];
+  const lines = [`route ${guide.route} (${guide.transport})`, ...guide.warnings.map((w) => `warning: ${w}`), '', guide.summary];
   for (const section of guide.sections) {
     lines.push('', `== ${section.title}`);
     section.steps.forEach((step, i) => {

@@ -19,6 +19,8 @@ import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } fr
 import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
 import { webhookProblem } from './notify.js';
 import { reservedKeys } from './own.js';
+import { placeholderIds, type Placeholder } from './placeholders.js';
+import { plaintextSecretKeys, plaintextSecrets, type PlaintextSecret } from './plaintext-secrets.js';
 
 export { ConfigError } from './problems.js';
 
@@ -35,7 +37,11 @@ export interface LoadedConfig {
   secretRefs: ResolvedRef[];
   /** References left as they are because LoadOptions.secrets did not name them (still env:/file:/enc: in `config`). */
   unresolvedRefs: ResolvedRef[];
-  /** Things that work but deserve the admin's attention (a key file others can read). */
+  /** Secrets the file holds in plain text (keys only), each with the variable that overrides it, if any. */
+  plaintextSecrets: PlaintextSecret[];
+  /** Client and tenant ids still a placeholder (00000000-…, your-client-id). */
+  placeholders: Placeholder[];
+  /** Things that work but deserve the admin's attention (a key file others can read, the two above). */
   warnings: string[];
 }
 
@@ -76,6 +82,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
 
   expandStoreShorthand(input);
+  // Read before the environment is laid over the file: only what the file holds is "plain text in the config".
+  const plainInFile = plaintextSecretKeys(input);
   const storeUrl = splitStoreUrlVariable(env);
   const overrides = applyEnvOverrides(input, storeUrl.rest, configJsonSchema() as never);
   const storeUrlOverride = storeUrl.apply(input);
@@ -104,7 +112,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const webhook = refs.left.some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
   if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
   const plaintextStore = config.store.url ? plaintextStoreWarning(config.store.url, env) : null;
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, warnings: [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : [])] };
+  const plaintext = plaintextSecrets(plainInFile, overrides, fileLabel);
+  const placeholders = placeholderIds(config, (key) => overrides.find((o) => o.path.join('.') === key)?.variable ?? fileLabel);
+  const warnings = [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : []), ...plaintext.map((p) => p.warning), ...placeholders.map((p) => p.warning)];
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, plaintextSecrets: plaintext, placeholders, warnings };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

@@ -136,6 +136,9 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      format: oneOf(['auto', 'json', 'pretty'])
+        .default('auto')
+        .describe('auto: human-readable lines when stdout is a terminal, JSON lines otherwise (journald, Docker, a pipe); json or pretty: always that. Secrets are censored in both.'),
     })
     .prefault({}),
 });

@@ -9,11 +9,32 @@ import { newSecretSteps } from '../transports/m365/fixes-entra.js';
 import { failed, passed, warned, type CheckResult } from './check.js';
 import type { RouteTarget } from './route-target.js';
 
+const PLAIN_TEXT_FIX = (key: string) => `Give it as env:NAME or file:/path, or encrypt it: relay365 secret encrypt, then put the enc:v1:… value in ${key}.`;
+const isRouteKey = (key: string) => key.startsWith('routes.');
+
 export function configChecks(loaded: LoadedConfig): CheckResult[] {
   const where = loaded.file ?? 'no config file (defaults and environment)';
   const checks = [passed('config', 'configuration', `${where} is valid; ${Object.keys(loaded.config.routes).length} route(s)`)];
-  for (const warning of loaded.warnings) checks.push(warned('config', 'configuration', warning, 'See README.md, "Secrets at rest".'));
+  // A route's plain-text secrets and placeholder ids are reported with the route (secretChecks), the rest here.
+  const ownChecks = new Set([...loaded.plaintextSecrets, ...loaded.placeholders].map((w) => w.warning));
+  for (const warning of loaded.warnings) if (!ownChecks.has(warning)) checks.push(warned('config', 'configuration', warning, 'See README.md, "Secrets at rest".'));
+  for (const plain of loaded.plaintextSecrets) {
+    if (!isRouteKey(plain.key)) checks.push(plaintextCheck(plain));
+  }
   return checks;
+}
+
+function plaintextCheck(plain: LoadedConfig['plaintextSecrets'][number]): CheckResult {
+  return plain.overriddenBy
+    ? warned('secrets', 'secrets', `${plain.key} is overridden by ${plain.overriddenBy}, but the configuration file still holds it in plain text.`, `Remove ${plain.key} from the configuration file; ${plain.overriddenBy} gives it.`)
+    : warned('secrets', 'secrets', `${plain.key} is written in plain text in the configuration.`, PLAIN_TEXT_FIX(plain.key));
+}
+
+/** A client or tenant id that is still a placeholder: Entra ID will issue no token, so the route cannot send. */
+function placeholderChecks(target: RouteTarget, loaded: LoadedConfig): CheckResult[] {
+  return loaded.placeholders
+    .filter((p) => p.key.startsWith(`routes.${target.name}.`))
+    .map((p) => failed('config', 'credentials', `${p.key} is "${p.value}", a placeholder: Entra ID issues no token for it.`, `${p.fix.charAt(0).toUpperCase()}${p.fix.slice(1)}.`));
 }
 
 /** The config keys of a route that hold secrets, and where their value came from. */
@@ -27,17 +48,16 @@ function secretKeysOf(target: RouteTarget): string[] {
 
 export function secretChecks(target: RouteTarget, loaded: LoadedConfig, now: number): CheckResult[] {
   const title = 'secrets';
-  const checks: CheckResult[] = [];
+  const checks: CheckResult[] = placeholderChecks(target, loaded);
   const keys = secretKeysOf(target);
   for (const key of keys) {
     const path = `routes.${target.name}.${key}`;
     const ref = loaded.secretRefs.find((r) => r.path === path);
-    if (ref) checks.push(passed('secrets', title, `${path} resolved (${ref.kind}: reference)`));
-    else {
-      checks.push(
-        warned('secrets', title, `${path} is written in plain text in the configuration.`, `Give it as env:NAME or file:/path, or encrypt it: relay365 secret encrypt, then put the enc:v1:… value in ${path}.`),
-      );
-    }
+    const plain = loaded.plaintextSecrets.find((p) => p.key === path);
+    const variable = loaded.overrides.find((o) => o.path.join('.') === path)?.variable;
+    if (ref) checks.push(passed('secrets', title, `${path} resolved (${ref.kind}: reference${variable ? ` from ${variable}` : ''})`));
+    else if (variable) checks.push(passed('secrets', title, `${path} comes from the environment (${variable})`));
+    if (plain) checks.push(plaintextCheck(plain));
   }
   const c = target.config;
   if ((c.transport === 'graph' || c.transport === 'smtp-oauth') && c.credentials.flow === 'app-only') {

@@ -5,6 +5,7 @@
  * each with its exact command or URL), free of terminal formatting: the CLI prints it and the
  * admin console shows the same guide.
  */
+import { routePlaceholders } from '../config/placeholders.js';
 import type { RouteConfig } from '../config/schema.js';
 import { entraEndpoints } from '../credentials/entra-endpoints.js';
 import { mxHostFor } from '../transports/m365/mx-host.js';
@@ -27,6 +28,8 @@ export interface SetupSection {
 export interface SetupGuide {
   route: string;
   transport: RouteConfig['transport'];
+  /** What to fix in the config before any of this can work (a client id that is still 00000000-…), each naming the key. */
+  warnings: string[];
   /** One paragraph: what this route needs in the tenant. */
   summary: string;
   sections: SetupSection[];
@@ -41,6 +44,12 @@ const ENTERPRISE_OBJECT_ID = '<object id of the enterprise application>';
 const CONNECT: SetupStep = { text: 'Open Exchange Online PowerShell as an Exchange administrator.', command: 'Install-Module ExchangeOnlineManagement -Scope CurrentUser\nConnect-ExchangeOnline' };
 
 export function setupGuide(name: string, route: RouteConfig, options: SetupOptions = {}): SetupGuide {
+  // The guide's commands carry the route's ids: a placeholder there would be typed into PowerShell as it is.
+  const warnings = routePlaceholders(name, route).map((p) => `${p.key} is "${p.value}", a placeholder: ${p.fix}. The commands below use it as it is.`);
+  return { ...guideFor(name, route, options), warnings };
+}
+
+function guideFor(name: string, route: RouteConfig, options: SetupOptions): Omit<SetupGuide, 'warnings'> {
   const base = { route: name, transport: route.transport };
   switch (route.transport) {
     case 'capture':
@@ -88,8 +97,29 @@ export function setupGuide(name: string, route: RouteConfig, options: SetupOptio
 }
 
 type OAuthRoute = Extract<RouteConfig, { transport: 'graph' | 'smtp-oauth' }>;
+type Base = Pick<SetupGuide, 'route' | 'transport'>;
+type Guide = Omit<SetupGuide, 'warnings'>;
 
-function appOnlyGuide(name: string, route: OAuthRoute, base: Pick<SetupGuide, 'route' | 'transport'>): SetupGuide {
+/**
+ * Exchange Online knows an Entra app only as a service principal of its own, made from the
+ * ENTERPRISE APPLICATION's object id: RBAC for Applications, FullAccess and Send As all name it.
+ */
+function servicePrincipalStep(app: string, name: string, lead = 'Register'): SetupStep {
+  return {
+    text: `${lead} the app in Exchange Online as a service principal. -ObjectId is the Object ID of its ENTERPRISE APPLICATION (Entra admin center > Enterprise applications > the app > Object ID; relay365 doctor shows it as the token's oid) — not the Object ID on the app registration's page, which is another value.`,
+    command: `New-ServicePrincipal -AppId ${app} -ObjectId ${ENTERPRISE_OBJECT_ID} -DisplayName "relay365 ${name}"`,
+  };
+}
+
+function scopeCommand(name: string, mailbox: string): string {
+  return `New-ManagementScope -Name "relay365 ${name}" -RecipientRestrictionFilter "PrimarySmtpAddress -eq '${mailbox}'"`;
+}
+
+function rbacCheckStep(app: string, mailbox: string): SetupStep {
+  return { text: `Check that the role reaches ${mailbox} (InScope: True).`, command: `Test-ServicePrincipalAuthorization -Identity ${app} -Resource ${mailbox} | Format-Table` };
+}
+
+function appOnlyGuide(name: string, route: OAuthRoute, base: Base): Guide {
   const app = route.credentials.clientId;
   const consent = entraEndpoints(route.credentials).adminConsentUrl;
   const graph = route.transport === 'graph';
@@ -116,8 +146,13 @@ function appOnlyGuide(name: string, route: OAuthRoute, base: Pick<SetupGuide, 'r
           title: 'Exchange Online: limit the app to the mailbox',
           steps: [
             CONNECT,
-            { text: `RBAC for Applications (recommended): a management scope containing ${route.mailbox}, and the role assignment. Changes take 30–60 minutes.`, command: `New-ManagementScope -Name "relay365 ${name}" -RecipientRestrictionFilter "PrimarySmtpAddress -eq '${route.mailbox}'"\nNew-ManagementRoleAssignment -Role "Application Mail.Send" -App ${app} -CustomResourceScope "relay365 ${name}"` },
-            { text: 'Or an Application Access Policy for a mail-enabled security group containing the mailbox.', command: `New-ApplicationAccessPolicy -AppId ${app} -PolicyScopeGroupId <group containing ${route.mailbox}> -AccessRight RestrictAccess -Description "relay365"\nTest-ApplicationAccessPolicy -Identity ${route.mailbox} -AppId ${app}` },
+            servicePrincipalStep(app, name, 'RBAC for Applications (recommended), first: register'),
+            {
+              text: `Then a management scope containing ${route.mailbox}, and the role Application Mail.Send for the app within it. Changes take 30–60 minutes. Permissions granted in Entra ID and in Exchange add up: a consented Mail.Send application permission still lets the app send as every mailbox, so remove that consent once this assignment works.`,
+              command: `${scopeCommand(name, route.mailbox)}\nNew-ManagementRoleAssignment -Role "Application Mail.Send" -App ${app} -CustomResourceScope "relay365 ${name}"`,
+            },
+            rbacCheckStep(app, route.mailbox),
+            { text: 'Or an Application Access Policy for a mail-enabled security group containing the mailbox (the older way; it needs the Mail.Send consent above).', command: `New-ApplicationAccessPolicy -AppId ${app} -PolicyScopeGroupId <group containing ${route.mailbox}> -AccessRight RestrictAccess -Description "relay365"\nTest-ApplicationAccessPolicy -Identity ${route.mailbox} -AppId ${app}` },
             ...sendAsSteps(route.mailbox, route.sender.allowed),
           ],
         },
@@ -133,9 +168,9 @@ function appOnlyGuide(name: string, route: OAuthRoute, base: Pick<SetupGuide, 'r
         title: 'Exchange Online PowerShell',
         steps: [
           CONNECT,
-          { text: `Register the app in Exchange with the object id of its ENTERPRISE APPLICATION (Entra admin center > Enterprise applications > the app > Object ID; relay365 doctor shows it as the token's oid) — not the app registration's object id.`, command: `New-ServicePrincipal -AppId ${app} -ObjectId ${ENTERPRISE_OBJECT_ID}` },
+          servicePrincipalStep(app, name),
           { text: `Let the app sign in as ${route.mailbox}.`, command: `Add-MailboxPermission -Identity ${route.mailbox} -User ${ENTERPRISE_OBJECT_ID} -AccessRights FullAccess` },
-          { text: `Or, scoped (RBAC for Applications) instead of FullAccess:`, command: `New-ManagementScope -Name "relay365 ${name}" -RecipientRestrictionFilter "PrimarySmtpAddress -eq '${route.mailbox}'"\nNew-ManagementRoleAssignment -Role "Application SMTP.SendAsApp" -App ${app} -CustomResourceScope "relay365 ${name}"` },
+          { text: `Or, scoped (RBAC for Applications, with the service principal above) instead of FullAccess: a management scope containing ${route.mailbox}, and the role Application SMTP.SendAsApp within it.`, command: `${scopeCommand(name, route.mailbox)}\nNew-ManagementRoleAssignment -Role "Application SMTP.SendAsApp" -App ${app} -CustomResourceScope "relay365 ${name}"` },
           smtpAuthStep(route.mailbox),
           ...sendAsSteps(route.mailbox, route.sender.allowed),
         ],
@@ -144,7 +179,7 @@ function appOnlyGuide(name: string, route: OAuthRoute, base: Pick<SetupGuide, 'r
   };
 }
 
-function delegatedGuide(name: string, route: OAuthRoute, base: Pick<SetupGuide, 'route' | 'transport'>): SetupGuide {
+function delegatedGuide(name: string, route: OAuthRoute, base: Base): Guide {
   const app = route.credentials.clientId;
   const redirect = route.credentials.redirectUri ?? 'http://localhost:3017/';
   const graph = route.transport === 'graph';

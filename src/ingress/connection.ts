@@ -24,6 +24,11 @@
  *    — gets a few commands and a short time (listeners.<name>.unauthenticated), then 421 4.7.0
  *    and the connection is closed: with authOptional, smtp-server would let it hold a
  *    session (and a connection slot) with NOOPs for as long as it likes.
+ * 5. MAIL FROM with SIZE= over the limit. smtp-server refuses it with its own words and the
+ *    listener's limit only ("message exceeds fixed maximum message size 36700160"); relay365
+ *    leaves the comparison to the door (at onMailFrom), which knows the app, so the refusal
+ *    names the smaller of the listener's and the app's limit, in MB, and the key that sets it.
+ *    smtp-server still checks SIZE='s syntax and still advertises the listener's SIZE.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -43,6 +48,7 @@ export interface RelaySmtpServerOptions extends SMTPServerOptions {
 }
 
 type Reply = { code: number; text: string };
+type MailParams = Parameters<SMTPConnection['_validateMailParams']>[0];
 const AUTH_NOT_ENABLED: Reply = { code: 503, text: '5.5.1 Error: authentication not enabled' };
 const STARTTLS_FIRST: Reply = { code: 530, text: '5.7.0 Must issue a STARTTLS command first' };
 
@@ -134,6 +140,16 @@ class RelayConnection extends SMTPConnection {
       return super._parseAddressCommand(name, `${bare[1]}${bare[2]}${BARE_LOCAL_PART}${bare[3]}`);
     }
     return super._parseAddressCommand(name, command);
+  }
+
+  override _validateMailParams(parsed: MailParams): ReturnType<SMTPConnection['_validateMailParams']> {
+    const args = parsed.args;
+    // A well-formed SIZE is the door's to judge (listener.ts onMailFrom); a malformed one stays smtp-server's 501.
+    if (args && typeof args.SIZE === 'string' && /^\d{1,20}$/.test(args.SIZE)) {
+      const { SIZE: _declared, ...rest } = args;
+      return super._validateMailParams({ ...parsed, args: rest });
+    }
+    return super._validateMailParams(parsed);
   }
 
   override _getEnhancedStatusCode(code: number, context?: string | false): string {

@@ -10,7 +10,7 @@ import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerSession } f
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import type { App } from '../policy/apps.js';
-import type { Door, Refusal } from '../policy/door.js';
+import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import type { Store } from '../queue/store.js';
 import { RelaySmtpServer, smtpError, type RelaySmtpServerOptions } from './connection.js';
 import { receive } from './receive.js';
@@ -45,6 +45,8 @@ export class SmtpListener {
   private readonly appOf = new Map<string, App>();
   /** Connections that hold a place in the door's per-address count. */
   private readonly counted = new Set<string>();
+  /** This listener's maxMessageSize, as the 552 names it. */
+  private readonly sizeLimit: SizeLimit;
 
   constructor(
     readonly name: string,
@@ -52,7 +54,8 @@ export class SmtpListener {
     private readonly deps: IngressDeps,
   ) {
     this.log = deps.log.child({ listener: name });
-    const receiveDeps = { ...deps, log: this.log, listener: name, config, sizeKey: `listeners.${name}.maxMessageSize` }; // once, not per message
+    this.sizeLimit = { bytes: config.maxMessageSize, of: `listener "${name}"`, key: `listeners.${name}.maxMessageSize` };
+    const receiveDeps = { ...deps, log: this.log, listener: name, config, sizeLimit: this.sizeLimit }; // once, not per message
     const tls = deps.tls;
     this.server = new RelaySmtpServer({
       name: deps.hostname,
@@ -142,7 +145,7 @@ export class SmtpListener {
     const size = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : null;
     let result: Awaited<ReturnType<Door['mailFrom']>>;
     try {
-      result = await this.deps.door.mailFrom(session, address.address, size);
+      result = await this.deps.door.mailFrom(session, address.address, size, this.sizeLimit);
     } catch (err) {
       // The app's rate limit is read from the store: without it, the sender may try again later.
       this.log.error({ err, client: session.remoteAddress }, 'MAIL FROM could not be checked: the store did not answer');

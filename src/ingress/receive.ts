@@ -5,7 +5,7 @@
  * envelope and its body committed — only then is the answer 250. Anything short of that
  * gets a reply that says what went wrong, and nothing is kept. A message over the size limit
  * stops at the gate: nothing past the limit reaches the store, the rest of DATA is read and
- * dropped, and the answer is 552 5.3.4 naming the limit and its key.
+ * dropped, and the answer is 552 5.3.4 naming the limit, what it is the limit of, and its key.
  */
 import type { Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -14,7 +14,7 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { fromHeaderStream, type Originators } from '../mime/from-header.js';
 import type { App } from '../policy/apps.js';
-import type { Door, Refusal } from '../policy/door.js';
+import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
 import { metrics } from '../admin/metrics.js';
 import type { Store } from '../queue/store.js';
@@ -31,8 +31,8 @@ export interface ReceiveDeps {
   lifetimeMs: number;
   listener: string;
   config: Pick<ListenerConfig, 'bareLineEndings' | 'maxMessageSize'>;
-  /** The config key that sets config.maxMessageSize (listeners.<name>.maxMessageSize, http.maxMessageSize), for the 552. */
-  sizeKey: string;
+  /** What config.maxMessageSize is the limit of, and its key (listener "default", listeners.default.maxMessageSize), for the 552. */
+  sizeLimit: Pick<SizeLimit, 'of' | 'key'>;
 }
 
 /** What receive reads of a submission: SMTP's DATA stream and session, or the HTTP API's (ingress/http/submit.ts). */
@@ -49,7 +49,7 @@ const no = (code: number, enhanced: string, text: string): Reply => ({ ok: false
 export async function receive(stream: IncomingData, session: IncomingSession, app: App, deps: ReceiveDeps, id = newMessageId(Date.now())): Promise<Reply> {
   const receivedAt = Date.now();
   const log = deps.log.child({ msgId: id, app: app.name });
-  const limit = deps.door.sizeLimit(app, { bytes: deps.config.maxMessageSize, key: deps.sizeKey });
+  const limit = deps.door.sizeLimit(app, { ...deps.sizeLimit, bytes: deps.config.maxMessageSize });
   const gate = new SizeGate(limit.bytes);
   const writer = deps.store.createBodyWriter(id);
   const guard = new LineEndingGuard(deps.config.bareLineEndings);

@@ -10,6 +10,7 @@ import type { Originators } from '../mime/from-header.js';
 import type { Store } from '../queue/store.js';
 import { AppDirectory, type App } from './apps.js';
 import type { Predictions } from './predict.js';
+import { humanSize } from '../config/fields.js';
 import { maskSecret } from '../config/secrets.js';
 import { ConnectionsPerAddress } from './protection.js';
 import { isBelowCurrentCost } from './passwords.js';
@@ -17,6 +18,16 @@ import { SignInGuard } from './sign-in-guard.js';
 import { checkHeaderFrom, checkRecipient, checkSender, withDefaultDomain, type Refusal } from './rules.js';
 
 export type { Refusal } from './rules.js';
+
+/**
+ * A size limit as the client hears of it: the bytes, what it is the limit of (listener
+ * "default", app "erp", the HTTP API) and the config key that sets it.
+ */
+export interface SizeLimit {
+  bytes: number;
+  of: string;
+  key: string;
+}
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -106,14 +117,19 @@ export class Door {
     return typeof session.user === 'string' ? this.apps.get(session.user) : this.apps.byAddress(session.remoteAddress);
   }
 
-  async mailFrom(session: { user?: unknown; remoteAddress: string }, address: string, declaredSize: number | null): Promise<{ app: App; address: string } | Refusal> {
+  /**
+   * MAIL FROM: the app, its sender rules, and the size the client declares (SIZE=, or the HTTP
+   * message's length) against the smaller of the way in's limit and the app's — refused here,
+   * before any of the message is sent.
+   */
+  async mailFrom(session: { user?: unknown; remoteAddress: string }, address: string, declaredSize: number | null, way: SizeLimit): Promise<{ app: App; address: string } | Refusal> {
     const app = this.appOf(session);
     if (!app) return { code: 530, enhanced: '5.7.0', text: `Authentication required: ${session.remoteAddress} is not in the networks of any app, so it must AUTH` };
     const sender = withDefaultDomain(app, address);
     const refusal = checkSender(app, sender) ?? this.predictions.sender(app, sender);
     if (refusal) return refusal;
-    const max = app.config.limits.maxMessageSize;
-    if (max !== undefined && declaredSize !== null && declaredSize > max) return tooLarge(app, max);
+    const size = this.sizeLimit(app, way);
+    if (declaredSize !== null && declaredSize > size.bytes) return size.refusal;
     const perMinute = app.config.limits.messagesPerMinute;
     if (perMinute !== undefined) {
       const usage = await this.store.sendUsage(`app:${app.name}`, Date.now(), this.limits(app));
@@ -128,19 +144,19 @@ export class Door {
   }
 
   /**
-   * The largest message this app may send through a way in whose own limit is `bytes` (set by
-   * the config key `key`), and the refusal beyond it: the smaller of the two, naming its key.
+   * The largest message this app may send through a way in with its own limit, and the refusal
+   * beyond it: the smaller of the two limits, named with its key.
    */
-  sizeLimit(app: App, way: { bytes: number; key: string }): { bytes: number; refusal: Refusal } {
-    const max = app.config.limits.maxMessageSize;
-    if (max !== undefined && max <= way.bytes) return { bytes: max, refusal: tooLarge(app, max) };
-    return { bytes: way.bytes, refusal: { code: 552, enhanced: '5.3.4', text: `Message too large: at most ${way.bytes} bytes (${way.key})` } };
+  sizeLimit(app: App, way: SizeLimit): { bytes: number; refusal: Refusal } {
+    const limit = appSizeLimit(app);
+    const smaller = limit && limit.bytes <= way.bytes ? limit : way;
+    return { bytes: smaller.bytes, refusal: tooBig(smaller) };
   }
 
   /** After DATA: the message's size and header From, then the app's budget (reserved for this message). */
   async afterData(app: App, size: number, originators: Originators | null, recipients: number): Promise<Refusal | null> {
-    const max = app.config.limits.maxMessageSize;
-    if (max !== undefined && size > max) return tooLarge(app, max);
+    const limit = appSizeLimit(app);
+    if (limit && size > limit.bytes) return tooBig(limit);
     const refusal = checkHeaderFrom(app, originators);
     if (refusal) return refusal;
     const { messagesPerMinute, recipientsPerDay } = app.config.limits;
@@ -169,8 +185,13 @@ function coolingDown(address: string, until: number): Refusal {
   return { code: 421, enhanced: '4.7.0', text: `Too many failed AUTH attempts from ${address}; try again after ${new Date(until).toISOString()}` };
 }
 
-function tooLarge(app: App, max: number): Refusal {
-  return { code: 552, enhanced: '5.3.4', text: `Message too large for app ${app.name}: at most ${max} bytes (apps.${app.name}.limits.maxMessageSize)` };
+function appSizeLimit(app: App): SizeLimit | null {
+  const max = app.config.limits.maxMessageSize;
+  return max === undefined ? null : { bytes: max, of: `app "${app.name}"`, key: `apps.${app.name}.limits.maxMessageSize` };
+}
+
+function tooBig(limit: SizeLimit): Refusal {
+  return { code: 552, enhanced: '5.3.4', text: `Message too big: ${humanSize(limit.bytes)} is the limit of ${limit.of} (${limit.key})` };
 }
 
 function rateRefusal(app: App, limit: 'messages' | 'recipients', used: number, until: number | null): Refusal {

@@ -31,7 +31,33 @@ describe('relay365 config', () => {
     expect(stdout).toMatch(/pass: … # set/); // 13 characters: none of them shown
     expect(stdout).toMatch(/port: 587 # set/);
     expect(stdout).toMatch(/level: debug # set by RELAY365_LOG__LEVEL/);
-    expect(stdout).toMatch(/lifetime: 432000000\n/); // a default: not marked
+    expect(stdout).toMatch(/lifetime: 5d\n/); // a default: not marked, in the form an admin writes it
+  });
+
+  it('show prints durations and sizes as written, defaults in the same form; --json gives milliseconds and bytes', async () => {
+    const dir = tempDir();
+    writeConfig(dir, {
+      listeners: { default: { host: '127.0.0.1', port: 0, maxMessageSize: '10MB', idleTimeout: 90 } },
+      apps: { erp: { networks: ['127.0.0.1'], limits: { maxMessageSize: '1.5MB' } } },
+      routes: { primary: { transport: 'graph', mailbox: 'relay@contoso.example', credentials: { tenant: 'contoso.example', clientId: 'app', clientSecret: 'env:M365_SECRET' } } },
+    });
+    const env = { M365_SECRET: 'x-from-the-environment', RELAY365_DELIVERY__POLL: '2s' };
+    const { code, stdout } = await cli(dir, ['config', 'show'], env);
+    expect(code).toBe(0);
+    // What the admin wrote, as written: a size, a number of seconds, an environment override.
+    expect(stdout).toMatch(/maxMessageSize: 10MB # set\n/);
+    expect(stdout).toMatch(/idleTimeout: 90 # set\n/);
+    expect(stdout).toMatch(/maxMessageSize: 1\.5MB # set\n/);
+    expect(stdout).toMatch(/poll: 2s # set by RELAY365_DELIVERY__POLL\n/);
+    // Defaults in the same form: 5 days, 256 KB, 30 seconds (in a route: its transport's keys), 0 ms.
+    expect(stdout).toMatch(/lifetime: 5d\n/);
+    expect(stdout).toMatch(/inlineLimit: 256KB\n/);
+    expect(stdout).toMatch(/graceTime: 30s\n/);
+    expect(stdout).toMatch(/greetingDelay: 0ms\n/);
+    expect(stdout).not.toMatch(/: (432000000|262144|36700160)\b/);
+    const json = JSON.parse((await cli(dir, ['config', 'show', '--json'], env)).stdout) as { delivery: { lifetime: number; poll: number }; listeners: { default: { maxMessageSize: number } } };
+    expect(json.delivery).toMatchObject({ lifetime: 432_000_000, poll: 2000 });
+    expect(json.listeners.default.maxMessageSize).toBe(10 * 1024 * 1024);
   });
 
   it('check exits 0 for a good config and 78 with the problems for a bad one', async () => {

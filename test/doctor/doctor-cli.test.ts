@@ -62,6 +62,27 @@ describe('relay365 doctor', () => {
     expect(routes[0]!.checks.map((c) => c.check)).toEqual(['secrets', 'secrets', 'dns', 'tcp', 'tls', 'token', 'smtp-auth', 'sender']);
   });
 
+  it('does not call a client secret from a RELAY365_* variable plain text; one still in the file beside it gets a note', async () => {
+    const variable = 'RELAY365_ROUTES__M365__CREDENTIALS__CLIENT_SECRET';
+    const secretsOf = async (dir: string) => {
+      const { stdout } = await doctorCli(dir, ['doctor', '--json', '--route', 'm365'], { [variable]: DEMO.appOnly.secret });
+      const report = JSON.parse(stdout) as { config: { checks: { status: string }[] }; routes: { checks: { check: string; status: string; detail: string; fix: string | null }[] }[] };
+      return { config: report.config.checks, secrets: report.routes[0]!.checks.filter((c) => c.check === 'secrets'), token: report.routes[0]!.checks.find((c) => c.check === 'token') };
+    };
+    const onlyEnv = await secretsOf(writeDoctorConfig(t, { m365: oauthRoute(t, {}, { clientSecret: undefined }) }));
+    expect(onlyEnv.token?.status).toBe('pass'); // the variable's secret is the one used
+    expect(onlyEnv.secrets.map((c) => [c.status, c.detail])).toEqual([
+      ['pass', `routes.m365.credentials.clientSecret comes from the environment (${variable})`],
+      ['pass', expect.stringMatching(/^the secret is valid until 2099-12-31/)],
+    ]);
+    expect(onlyEnv.config.every((c) => c.status === 'pass')).toBe(true);
+
+    const both = await secretsOf(writeDoctorConfig(t, { m365: oauthRoute(t, {}, { clientSecret: 'a-stale-secret-left-in-the-file' }) }));
+    expect(both.secrets.filter((c) => c.status === 'warn')).toEqual([
+      expect.objectContaining({ detail: `routes.m365.credentials.clientSecret is overridden by ${variable}, but the configuration file still holds it in plain text.`, fix: `Remove routes.m365.credentials.clientSecret from the configuration file; ${variable} gives it.` }),
+    ]);
+  });
+
   it('reports a configuration that does not load as a failed check (exit 1), in --json too', async () => {
     const dir = tempDir('relay365-doctor-');
     writeConfig(dir, { routes: { m365: { transport: 'smtp-oauth', mailbox: 'relay@contoso.example', prot: 587 } } });
@@ -85,6 +106,45 @@ describe('relay365 setup', () => {
     expect(stdout).toContain('Add-RecipientPermission -Identity noreply@contoso.example -Trustee relay@contoso.example -AccessRights SendAs');
     expect(stdout).toContain(`/${DEMO.tenantId}/adminconsent?client_id=${DEMO.appOnly.clientId}`);
     expect(stdout).toContain('Connect-ExchangeOnline');
+  });
+
+  it('gives a graph route RBAC for Applications in order: the service principal (enterprise application), the scope, the role, the check', async () => {
+    const dir = writeDoctorConfig(t, { m365: { transport: 'graph', mailbox: DEMO.relay.address, credentials: oauthRoute(t).credentials } });
+    const { code, stdout } = await doctorCli(dir, ['setup', 'm365']);
+    expect(code, stdout).toBe(0);
+    const sp = stdout.indexOf(`New-ServicePrincipal -AppId ${DEMO.appOnly.clientId} -ObjectId <object id of the enterprise application> -DisplayName "relay365 m365"`);
+    const scope = stdout.indexOf('New-ManagementScope -Name "relay365 m365"');
+    const role = stdout.indexOf(`New-ManagementRoleAssignment -Role "Application Mail.Send" -App ${DEMO.appOnly.clientId}`);
+    const check = stdout.indexOf(`Test-ServicePrincipalAuthorization -Identity ${DEMO.appOnly.clientId} -Resource ${DEMO.relay.address}`);
+    expect([sp, scope, role, check].every((i) => i > 0)).toBe(true);
+    expect(sp < scope && scope < role && role < check).toBe(true);
+    expect(stdout).toContain("not the Object ID on the app registration's page");
+    expect(stdout).not.toContain('warning:');
+  });
+
+  it('flags a placeholder client id and tenant in setup, doctor and config check, naming the key and what to put there', async () => {
+    const dir = writeDoctorConfig(t, { m365: oauthRoute(t, {}, { clientId: '00000000-0000-0000-0000-000000000000', tenant: 'your-tenant-id' }) });
+    const setup = await doctorCli(dir, ['setup', 'm365']);
+    expect(setup.code).toBe(0);
+    expect(setup.stdout.split('\n').slice(0, 3)).toEqual([
+      'route m365 (smtp-oauth)',
+      expect.stringMatching(/^warning: routes\.m365\.credentials\.clientId is "00000000-0000-0000-0000-000000000000", a placeholder: put the app registration's Application \(client\) ID there \(Microsoft Entra admin center > App registrations > the app > Overview/),
+      expect.stringMatching(/^warning: routes\.m365\.credentials\.tenant is "your-tenant-id", a placeholder: put your Directory \(tenant\) ID there/),
+    ]);
+
+    const doctor = await doctorCli(dir, ['doctor', '--json', '--route', 'm365']);
+    expect(doctor.code).toBe(1);
+    const report = JSON.parse(doctor.stdout) as { config: { checks: { detail: string }[] }; routes: { checks: { check: string; title: string; status: string; detail: string; fix: string | null }[] }[] };
+    expect(report.routes[0]!.checks.filter((c) => c.title === 'credentials' || c.detail.includes('a placeholder'))).toEqual([
+      expect.objectContaining({ check: 'config', status: 'fail', detail: 'routes.m365.credentials.clientId is "00000000-0000-0000-0000-000000000000", a placeholder: Entra ID issues no token for it.', fix: expect.stringMatching(/^Put the app registration's Application \(client\) ID there/) }),
+      expect.objectContaining({ check: 'config', status: 'fail', detail: 'routes.m365.credentials.tenant is "your-tenant-id", a placeholder: Entra ID issues no token for it.' }),
+    ]);
+    expect(report.config.checks.some((c) => c.detail.includes('placeholder'))).toBe(false); // once, with the route
+
+    const check = await doctorCli(dir, ['config', 'check']);
+    expect(check.code).toBe(0); // a starter file is valid with them
+    expect(check.stderr).toContain(`warning: relay365.yaml: routes.m365.credentials.clientId: "00000000-0000-0000-0000-000000000000" is a placeholder, not a real client id; put the app registration's Application (client) ID there`);
+    expect(check.stderr).toContain(`warning: relay365.yaml: routes.m365.credentials.tenant: "your-tenant-id" is a placeholder, not a real tenant; put your Directory (tenant) ID there`);
   });
 
   it('gives a direct-send route the SPF record with the public IP, as JSON for the console', async () => {

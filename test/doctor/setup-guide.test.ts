@@ -16,8 +16,30 @@ describe('setupGuide', () => {
     expect(g.summary).toContain('Mail.Send');
     expect(g.sections.flatMap((s) => s.steps.map((x) => x.url))).toContain(`https://login.microsoftonline.com/${TENANT}/adminconsent?client_id=${APP}`);
     expect(commands(g)).toContain(`New-ManagementRoleAssignment -Role "Application Mail.Send" -App ${APP} -CustomResourceScope "relay365 m365"`);
+    // Exchange knows the app only as a service principal: it comes first, from the enterprise application's object id.
+    const order = commands(g).filter((c) => /^(New-ServicePrincipal|New-ManagementScope|New-ManagementRoleAssignment|Test-ServicePrincipalAuthorization) /.test(c)).map((c) => c.split(' ')[0]);
+    expect(order).toEqual(['New-ServicePrincipal', 'New-ManagementScope', 'New-ManagementRoleAssignment', 'Test-ServicePrincipalAuthorization']);
+    expect(commands(g)).toContain(`New-ServicePrincipal -AppId ${APP} -ObjectId <object id of the enterprise application> -DisplayName "relay365 m365"`);
+    expect(g.warnings).toEqual([]);
     expect(commands(g)).toContain('Add-RecipientPermission -Identity billing@contoso.com -Trustee relay@contoso.com -AccessRights SendAs -Confirm:$false');
     expect(texts(g)).not.toMatch(/\u001b\[/); // no terminal colours
+  });
+
+  it('smtp-oauth app-only: the service principal from the enterprise application, then FullAccess or RBAC for Applications', () => {
+    const g = guide('m365', { transport: 'smtp-oauth', mailbox: 'relay@contoso.com', credentials: { tenant: TENANT, clientId: APP, clientSecret: 'x' } });
+    const sp = g.sections.flatMap((s) => s.steps).find((x) => x.command?.startsWith('New-ServicePrincipal'));
+    expect(sp?.command).toBe(`New-ServicePrincipal -AppId ${APP} -ObjectId <object id of the enterprise application> -DisplayName "relay365 m365"`);
+    expect(sp?.text).toMatch(/ENTERPRISE APPLICATION.*not the Object ID on the app registration's page/);
+    expect(commands(g)).toContain(`New-ManagementRoleAssignment -Role "Application SMTP.SendAsApp" -App ${APP} -CustomResourceScope "relay365 m365"`);
+  });
+
+  it('says first when the client id or tenant is still a placeholder, naming the key and what belongs there', () => {
+    const g = guide('m365', { transport: 'graph', mailbox: 'relay@contoso.com', credentials: { tenant: 'your-tenant-id', clientId: '00000000-0000-0000-0000-000000000000', clientSecret: 'x' } });
+    expect(g.warnings).toEqual([
+      expect.stringMatching(/^routes\.m365\.credentials\.clientId is "00000000-0000-0000-0000-000000000000", a placeholder: put the app registration's Application \(client\) ID there/),
+      expect.stringMatching(/^routes\.m365\.credentials\.tenant is "your-tenant-id", a placeholder: put your Directory \(tenant\) ID there/),
+    ]);
+    expect(guide('m365', { transport: 'graph', mailbox: 'relay@contoso.com', credentials: { tenant: 'contoso.com', clientId: APP, clientSecret: 'x' } }).warnings).toEqual([]);
   });
 
   it('smtp-oauth delegated: redirect URI, SMTP.Send with offline_access, public client flows, auth login', () => {

@@ -3,7 +3,8 @@
  * over the limit (the listener's or the app's, whichever is smaller) never puts more than the
  * limit into the store's body writer — so neither the spool folder nor PostgreSQL's chunks
  * fill up —, the rest of DATA is read and dropped, and the client gets 552 5.3.4 naming the
- * limit and its key, with the session still usable.
+ * limit and its key, with the session still usable. A client that declares the size at MAIL FROM
+ * (SIZE=, RFC 1870) is told the same before it sends a byte of the message.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,7 +71,7 @@ describe('a message over the size limit (SQLite, spooled bodies)', () => {
     });
     const seen = bodyBytes(relay.relay.store);
     const talk = await greeted(relay.port);
-    expect(await sendLarge(talk, 4096)).toBe('552 5.3.4 Message too large: at most 65536 bytes (listeners.default.maxMessageSize)');
+    expect(await sendLarge(talk, 4096)).toBe('552 5.3.4 Message too big: 64 KB is the limit of listener "default" (listeners.default.maxMessageSize)');
     expect(seen.bytes).toBeLessThanOrEqual(64 * KB);
     expect(spoolFiles(relay.dir)).toEqual([]);
     expect(await relay.relay.store.list({ limit: 10 })).toEqual([]);
@@ -87,7 +88,7 @@ describe('a message over the size limit (SQLite, spooled bodies)', () => {
     });
     const seen = bodyBytes(relay.relay.store);
     const talk = await greeted(relay.port);
-    expect(await sendLarge(talk, 2048)).toBe('552 5.3.4 Message too large for app scanner: at most 10240 bytes (apps.scanner.limits.maxMessageSize)');
+    expect(await sendLarge(talk, 2048)).toBe('552 5.3.4 Message too big: 10 KB is the limit of app "scanner" (apps.scanner.limits.maxMessageSize)');
     expect(seen.bytes).toBeLessThanOrEqual(10 * KB);
     expect(spoolFiles(relay.dir)).toEqual([]);
     talk.close();
@@ -103,9 +104,35 @@ describe('a message over the size limit (PostgreSQL, chunked bodies)', () => {
     });
     const seen = bodyBytes(relay.relay.store);
     const talk = await greeted(relay.port);
-    expect(await sendLarge(talk, 4096)).toBe('552 5.3.4 Message too large: at most 65536 bytes (listeners.default.maxMessageSize)');
+    expect(await sendLarge(talk, 4096)).toBe('552 5.3.4 Message too big: 64 KB is the limit of listener "default" (listeners.default.maxMessageSize)');
     expect(seen.bytes).toBeLessThanOrEqual(64 * KB);
     expect(await relay.relay.store.list({ limit: 10 })).toEqual([]);
+    talk.close();
+  });
+});
+
+describe('a message declared too large at MAIL FROM (SIZE=)', () => {
+  it('is refused in relay365\'s words, the listener\'s limit (35 MB by default) in MB and its key, before DATA', async () => {
+    relay = await startTestRelay({ listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' } } } });
+    const talk = await greeted(relay.port);
+    expect(await talk.command(`MAIL FROM:<app@contoso.example> SIZE=${35 * 1024 * 1024 + 1}`)).toBe('552 5.3.4 Message too big: 35 MB is the limit of listener "default" (listeners.default.maxMessageSize)');
+    // At the limit it is taken, and the session goes on; a SIZE that is no number is still smtp-server's 501.
+    expect(await talk.command(`MAIL FROM:<app@contoso.example> SIZE=${35 * 1024 * 1024}`)).toBe('250 2.1.0 Accepted');
+    expect(await talk.command('RSET')).toMatch(/^250 /);
+    expect(await talk.command('MAIL FROM:<app@contoso.example> SIZE=lots')).toMatch(/^501 .*Bad message size syntax/);
+    talk.close();
+  });
+
+  it('names the app\'s limit when it is the smaller one', async () => {
+    relay = await startTestRelay({
+      listeners: { default: { host: '127.0.0.1', port: 0, tls: { mode: 'none' }, maxMessageSize: '64KB' } },
+      apps: { erp: { networks: ['127.0.0.1'], limits: { maxMessageSize: '10KB' } } },
+    });
+    const talk = await greeted(relay.port);
+    // Over both limits, and over the app's only: the app's limit is the one that counts.
+    expect(await talk.command(`MAIL FROM:<app@contoso.example> SIZE=${100 * KB}`)).toBe('552 5.3.4 Message too big: 10 KB is the limit of app "erp" (apps.erp.limits.maxMessageSize)');
+    expect(await talk.command(`MAIL FROM:<app@contoso.example> SIZE=${20 * KB}`)).toBe('552 5.3.4 Message too big: 10 KB is the limit of app "erp" (apps.erp.limits.maxMessageSize)');
+    expect(await talk.command(`MAIL FROM:<app@contoso.example> SIZE=${10 * KB}`)).toBe('250 2.1.0 Accepted');
     talk.close();
   });
 });

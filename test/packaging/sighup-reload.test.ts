@@ -124,6 +124,21 @@ describe('relay365 serve on SIGHUP', () => {
   });
 });
 
+describe('reloading the log settings', () => {
+  it('takes log.level, and names log.format as needing a restart (the running log keeps its format)', async () => {
+    const config = (log: Record<string, unknown>) => ({ routes: { keep: { transport: 'capture' } }, log });
+    const test = await startTestRelay(config({ level: 'info' }));
+    try {
+      const reload = (log: Record<string, unknown>) => test.relay.reload(loadConfig({ path: writeConfig(test.dir, config(log)), env: {} }).config);
+      expect(reload({ level: 'debug', format: 'pretty' })).toEqual({ reloaded: ['log.level'], needsRestart: ['log.format'] });
+      // Still the format in force: asked again, it still needs the restart.
+      expect(reload({ level: 'debug', format: 'pretty' })).toEqual({ reloaded: [], needsRestart: ['log.format'] });
+    } finally {
+      await test.stop();
+    }
+  });
+});
+
 describe('reloading routes', () => {
   it('rebuilds a route whose settings changed but not its connection, and names one whose host changed', async () => {
     const sink = await startSink();

@@ -178,7 +178,7 @@ describe('an app\'s recipient rules and limits', () => {
     const three = await send(['a@contoso.example', 'b@contoso.example', 'c@contoso.example']);
     expect(three.accepted).toEqual(['a@contoso.example', 'b@contoso.example']);
     expect((three.rejectedErrors as { response?: string }[] | undefined)?.[0]?.response).toMatch(/^452 4\.5\.3 Too many recipients: app mfp may send to at most 2 per message \(apps\.mfp\.recipients\.maxPerMessage\)/);
-    expect(await refusal(send(['a@contoso.example'], 'x'.repeat(3000)))).toMatch(/^552 5\.3\.4 Message too large for app mfp: at most 2000 bytes \(apps\.mfp\.limits\.maxMessageSize\)/);
+    expect(await refusal(send(['a@contoso.example'], 'x'.repeat(3000)))).toMatch(/^552 5\.3\.4 Message too big: 2000 bytes is the limit of app "mfp" \(apps\.mfp\.limits\.maxMessageSize\)/);
     // 2 recipients today so far (the refused ones do not count); 2 more would make 4 of 3.
     expect(await refusal(send(['a@contoso.example', 'b@contoso.example']))).toMatch(/^451 4\.7\.1 App mfp has sent 2 recipients in the last 24 hours \(apps\.mfp\.limits\.recipientsPerDay\)/);
     expect(await refusal(send(['a@contoso.example']))).toBe('accepted');

@@ -80,6 +80,35 @@ describe('config check and plain-text secrets', () => {
     writeConfig(dir, smarthost('env:SMTP_PASS'));
     expect((await cli(dir, ['config', 'check'], { SMTP_PASS: 'x-from-the-environment' })).stderr).toBe('');
   });
+
+  it('does not call a secret from a RELAY365_* variable plain text; one left in the file beside it gets a softer note', async () => {
+    const dir = tempDir();
+    const fromEnvironment = { RELAY365_ROUTES__A__AUTH__PASS: 'Env-Passw0rd-overrides' };
+    registerSecrets('Env-Passw0rd-overrides', 'Plain-Left-In-File');
+    // Only in the environment: nothing in the file to warn about.
+    writeConfig(dir, { routes: { a: { transport: 'smarthost', host: '127.0.0.1', port: 2, tls: 'none', auth: { user: 'relay@contoso.example' } } } });
+    const onlyEnv = await cli(dir, ['config', 'check'], fromEnvironment);
+    expect(onlyEnv.code).toBe(0);
+    expect(onlyEnv.stderr).toBe('');
+    // Still in the file, and overridden: not used, but there to be read.
+    writeConfig(dir, smarthost('Plain-Left-In-File'));
+    const both = await cli(dir, ['config', 'check'], fromEnvironment);
+    expect(both.code).toBe(0);
+    expect(both.stderr).toBe(`warning: ${join(dir, 'relay365.yaml')}: routes.a.auth.pass: RELAY365_ROUTES__A__AUTH__PASS overrides it, but the file still holds a secret in plain text; remove it from the file\n`);
+  });
+
+  it('start-up logs the same warning for a secret in plain text in the file, and none for one from the environment', async () => {
+    const dir = tempDir();
+    registerSecrets('Plain-Text-At-Start', 'Env-Passw0rd-at-start');
+    writeConfig(dir, smarthost('Plain-Text-At-Start'));
+    relay = await spawnRelay(dir);
+    const warning = `${join(dir, 'relay365.yaml')}: routes.a.auth.pass: a secret in plain text; give it as env:NAME, file:/path or enc:v1:… (relay365 secret encrypt) instead`;
+    expect(relay.logs).toContainEqual(expect.objectContaining({ level: 40, msg: warning }));
+    relay.child.kill('SIGKILL');
+    writeConfig(dir, { routes: { a: { transport: 'smarthost', host: '127.0.0.1', port: 2, tls: 'none', auth: { user: 'relay@contoso.example' } } } });
+    relay = await spawnRelay(dir, { RELAY365_ROUTES__A__AUTH__PASS: 'Env-Passw0rd-at-start' });
+    expect(relay.logs.filter((l) => String(l.msg).includes('plain text'))).toEqual([]);
+  });
 });
 
 describe('a wrong or missing master key is a clear start-up error, never a stack trace', () => {

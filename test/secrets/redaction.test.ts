@@ -115,4 +115,23 @@ describe('log lines written by createLogger', () => {
     log.info({ loop }, 'circular');
     expect(lines[0]).toMatchObject({ loop: { name: 'loop', password: '[secret]', self: '[circular]' } });
   });
+
+  it('censor the same names in human lines (log.format: pretty), in fields, errors and a child logger\'s fields', () => {
+    let text = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        recordForLeakScan('redaction.test pretty', chunk.toString());
+        text += chunk.toString();
+        done();
+      },
+    });
+    const log = createLogger({ level: 'debug', format: 'pretty' }, sink);
+    log.info({ route: 'm365', clientSecret: SECRET, request: { headers: { Authorization: `Bearer ${SECRET}` } } }, 'token asked');
+    log.error({ err: Object.assign(new Error('refused'), { refresh_token: SECRET }) }, 'sign-in failed');
+    log.child({ password: SECRET }).warn('child');
+    expect(text).not.toContain(SECRET);
+    expect(text).toMatch(/^\[[\d-]+ [\d:.]+\] INFO: token asked \{"route":"m365","clientSecret":"\[secret\]","request":\{"headers":\{"Authorization":"\[secret\]"\}\}\}$/m);
+    expect(text).toMatch(/"refresh_token": "\[secret\]"/);
+    expect(text).toMatch(/WARN: child \{"password":"\[secret\]"\}/);
+  });
 });

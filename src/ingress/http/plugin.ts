@@ -11,6 +11,7 @@ import { Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { humanSize } from '../../config/fields.js';
 import type { HttpConfig } from '../../config/schema.js';
 import { envelopeFromHeaders } from '../../mime/envelope-headers.js';
 import { ApiTokens } from '../../policy/api-tokens.js';
@@ -29,7 +30,7 @@ import { submit } from './submit.js';
 export interface SubmissionContext {
   door: Door;
   tokens: ApiTokens;
-  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config' | 'sizeKey'>;
+  receive: Omit<ReceiveDeps, 'door' | 'listener' | 'config' | 'sizeLimit'>;
 }
 
 export interface SubmissionApiOptions {
@@ -46,6 +47,9 @@ declare module 'fastify' {
     relay365Admitted?: Admitted;
   }
 }
+
+/** What http.maxMessageSize is the limit of, as a too-large answer names it. */
+const HTTP_SIZE = { of: 'the HTTP API', key: 'http.maxMessageSize' };
 
 /** A body that would take the API past http.maxBuffered while it arrives (no Content-Length to reserve up front). */
 const BUSY = 'RELAY365_BUSY';
@@ -67,7 +71,7 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
 
   api.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, request, reply) => {
     if (err.code === BUSY) return sendProblem(reply, busy('The bodies of the submissions in progress fill the memory set aside for them'));
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('too-large', `The request is larger than this API takes (http.maxMessageSize is ${options.config.maxMessageSize} bytes)`));
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('too-large', `The request is larger than this API takes for a message of at most ${humanSize(options.config.maxMessageSize)}, the limit of ${HTTP_SIZE.of} (${HTTP_SIZE.key})`));
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err.code === 'FST_ERR_CTP_EMPTY_TYPE') {
       return sendProblem(reply, problem('unsupported-media-type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')}: send message/rfc822 (a whole message) or application/json`));
     }
@@ -142,14 +146,11 @@ export const submissionApi: FastifyPluginAsync<SubmissionApiOptions> = async (ap
 
   async function take(request: FastifyRequest, app: App, type: string, body: Buffer, id: string) {
     const context = options.context();
-    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize }, sizeKey: 'http.maxMessageSize' };
+    const deps: ReceiveDeps = { ...context.receive, door: context.door, listener, config: { bareLineEndings: 'normalize', maxMessageSize: options.config.maxMessageSize }, sizeLimit: HTTP_SIZE };
     const socket = request.raw.socket as Partial<TLSSocket>;
     const client = { address: request.ip, tls: typeof socket.getCipher === 'function' ? socket.getCipher() : null };
     const composed = type === 'application/json' ? await fromJson(body) : await fromRaw(request, body);
     if (isProblem(composed)) return composed;
-    if (composed.message.length > options.config.maxMessageSize) {
-      return problem('too-large', `The message is ${composed.message.length} bytes; at most ${options.config.maxMessageSize} (http.maxMessageSize)`);
-    }
     return submit({ app: context.door.apps.get(app.name) ?? app, ...composed, client, id }, context.door, deps);
   }
 

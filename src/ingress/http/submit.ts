@@ -25,7 +25,8 @@ export interface Submission {
 const isRefusal = (value: object): value is { code: number; enhanced: string; text: string } => 'code' in value && 'enhanced' in value;
 
 export async function submit(s: Submission, door: Door, deps: ReceiveDeps): Promise<{ id: string } | Problem> {
-  const sender = await door.mailFrom({ user: s.app.name, remoteAddress: s.client.address }, s.from, s.message.length);
+  // The message's length is its declared size, as SIZE= at MAIL FROM: over the limit, nothing is stored.
+  const sender = await door.mailFrom({ user: s.app.name, remoteAddress: s.client.address }, s.from, s.message.length, { ...deps.sizeLimit, bytes: deps.config.maxMessageSize });
   if (isRefusal(sender)) return fromRefusal(sender, 'from');
   const rcptTo: IncomingSession['envelope']['rcptTo'] = [];
   for (const recipient of s.recipients) {

@@ -1,0 +1,57 @@
+/**
+ * The newcomer's first minutes, as the README tells them: `relay365 serve` with no config file
+ * in a fresh folder starts the Microsoft 365 sandbox and delivers into it through the demo route
+ * `sandbox`; every other command sees that same route.
+ */
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/sink.js';
+import { runCli, spawnRelay, tempDir, type ChildRelay } from '../helpers/relay.js';
+
+// No config file: only the ports are moved (port 0) so the test never meets another relay.
+const env = { RELAY365_LISTENERS__DEFAULT__PORT: '0', RELAY365_ADMIN__PORT: '0', RELAY365_LOG__FORMAT: 'json' };
+
+function sandboxGet(origin: string, ca: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(`${origin}${path}`, { ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('npm start with no config (the demo route)', () => {
+  let dir: string;
+  let relay: ChildRelay;
+  beforeAll(async () => {
+    dir = tempDir();
+    relay = await spawnRelay(dir, env, { config: false });
+  }, 30_000);
+  afterAll(() => void relay?.child.kill('SIGTERM'));
+
+  it('delivers app@contoso.example to alice@contoso.example into her sandbox mailbox, as the relay mailbox with Reply-To the app', async () => {
+    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: relay.port, ignoreTLS: true, logger: false });
+    const sent = await mailer.sendMail({ from: 'app@contoso.example', to: 'alice@contoso.example', subject: 'first ten minutes', text: 'hello' });
+    const id = /queued as (\S+)/.exec(sent.response)?.[1] as string;
+    const show = async () => JSON.parse((await runCli(dir, ['queue', 'show', id, '--json'])).stdout) as { state: string };
+    await until(async () => ['delivered', 'failed'].includes((await show()).state), 15_000, () => 'not delivered');
+    expect((await show()).state).toBe('delivered');
+    expect((await runCli(dir, ['queue', 'show', id])).stdout).toContain(`Message ${id}: delivered`);
+
+    const { origin, caPath } = JSON.parse(readFileSync(join(dir, 'data', 'sandbox', 'demo-route.json'), 'utf8')) as { origin: string; caPath: string };
+    const ca = readFileSync(caPath, 'utf8');
+    const inbox = JSON.parse(await sandboxGet(origin, ca, '/sandbox/api/messages?mailbox=alice@contoso.example&folder=Inbox')) as { messages: { id: string }[] };
+    expect(inbox.messages).toHaveLength(1);
+    const raw = await sandboxGet(origin, ca, `/sandbox/api/messages/${inbox.messages[0]!.id}/raw`);
+    expect(raw).toMatch(/^From: relay@contoso\.example$/im);
+    expect(raw).toMatch(/^Reply-To: app@contoso\.example$/im);
+    expect(raw).toContain('Subject: first ten minutes');
+  }, 30_000);
+});

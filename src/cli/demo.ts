@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, RouteConfig } from '../config/schema.js';
 import { routeSchema } from '../config/routes.js';
+import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
 export const DEMO_ROUTE = 'sandbox';
 /** How every command names the demo route where a configured route would be named by its key. */
@@ -143,4 +144,19 @@ export function demoRunning(demo: DemoRoute, timeoutMs = 2000): Promise<boolean>
     socket.once('timeout', () => done(false));
     socket.once('error', () => done(false));
   });
+}
+
+/** The config as loadOrExit gives it, with the demo route when it has no route (see addDemoRoute). */
+export async function loadWithDemo(options: GlobalOptions): Promise<LoadedConfig & { demo: DemoRoute | null }> {
+  const loaded = loadOrExit(options);
+  try {
+    return { ...loaded, demo: await addDemoRoute(loaded) };
+  } catch (err) {
+    return fail(`no route is configured and the demo route cannot be made: ${(err as Error).message}`, EXIT.config);
+  }
+}
+
+/** What a command prints about the demo route names no key of a relay365.yaml that does not exist. */
+export function inDemoWords<T>(said: T): T {
+  return JSON.parse(JSON.stringify(said).replaceAll(`routes.${DEMO_ROUTE}.`, "the demo route's ")) as T;
 }

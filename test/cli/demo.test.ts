@@ -27,7 +27,7 @@ function sandboxGet(origin: string, ca: string, path: string): Promise<string> {
   });
 }
 
-describe('npm start with no config (the demo route)', () => {
+describe('npm start with no config: the demo route, which every command sees', () => {
   let dir: string;
   let relay: ChildRelay;
   beforeAll(async () => {
@@ -54,4 +54,34 @@ describe('npm start with no config (the demo route)', () => {
     expect(raw).toMatch(/^Reply-To: app@contoso\.example$/im);
     expect(raw).toContain('Subject: first ten minutes');
   }, 30_000);
+
+  it('route list, setup, auth status, app list and doctor name the route sandbox, and the doctor checks it against the running sandbox', async () => {
+    const list = await runCli(dir, ['route', 'list']);
+    expect(list.stdout).toMatch(/^sandbox +graph +active /m);
+    expect(list.stdout).not.toContain('capture');
+    const setup = await runCli(dir, ['setup', 'sandbox']);
+    expect(setup.code).toBe(0);
+    expect(setup.stdout).toContain('route sandbox (graph)');
+    expect(setup.stdout).toContain('warning: sandbox is the demo route (no relay365.yaml)');
+    expect(setup.stdout).not.toContain('routes.sandbox.');
+    expect((await runCli(dir, ['auth', 'status'])).stdout).toMatch(/^sandbox +graph +app-only /m);
+    expect((await runCli(dir, ['app', 'list'])).stdout).toMatch(/^local .* sandbox$/m);
+    const doctor = await runCli(dir, ['doctor']);
+    expect(doctor.stdout).toContain('route sandbox (graph)');
+    expect(doctor.stdout).toMatch(/✔ token +aud https:\/\/graph\.microsoft\.com, roles Mail\.Send/);
+    expect(doctor.stdout).not.toContain('routes.sandbox.');
+    expect(doctor.code).toBe(0);
+  }, 30_000);
+});
+
+describe('the demo route while relay365 is not running', () => {
+  it('is listed, and the doctor says to start relay365 first instead of passing with 0 routes', async () => {
+    const dir = tempDir();
+    expect((await runCli(dir, ['route', 'list'])).stdout).toMatch(/^sandbox +graph +active /m);
+    const doctor = await runCli(dir, ['doctor', '--json']);
+    expect(doctor.code).toBe(1);
+    const report = JSON.parse(doctor.stdout) as { routes: { route: string; checks: { status: string; fix: string | null }[] }[] };
+    expect(report.routes.map((r) => r.route)).toEqual(['sandbox']);
+    expect(report.routes[0]!.checks.find((c) => c.status === 'fail')?.fix).toBe('start relay365 first: npm start');
+  });
 });

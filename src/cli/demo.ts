@@ -147,8 +147,8 @@ export function demoRunning(demo: DemoRoute, timeoutMs = 2000): Promise<boolean>
 }
 
 /** The config as loadOrExit gives it, with the demo route when it has no route (see addDemoRoute). */
-export async function loadWithDemo(options: GlobalOptions): Promise<LoadedConfig & { demo: DemoRoute | null }> {
-  const loaded = loadOrExit(options);
+export async function loadWithDemo(options: GlobalOptions, load: Parameters<typeof loadOrExit>[1] = {}): Promise<LoadedConfig & { demo: DemoRoute | null }> {
+  const loaded = loadOrExit(options, load);
   try {
     return { ...loaded, demo: await addDemoRoute(loaded) };
   } catch (err) {

@@ -24,7 +24,7 @@ export interface DoctorCliOptions {
 export async function doctor(global: GlobalOptions, opts: DoctorCliOptions): Promise<void> {
   let report: DoctorReport;
   try {
-    const loaded = loadConfig({ path: global.config });
+    const loaded = loadConfig({ path: global.config, tolerateSecrets: true });
     const demo = await addDemoRoute(loaded);
     if (opts.route && !hasOwn(loaded.config.routes, opts.route)) fail(`no route "${opts.route}"; routes: ${Object.keys(loaded.config.routes).join(', ') || 'none'}`, EXIT.usage);
     if (demo && (!demo.recorded || !(await demoRunning(demo)))) report = demoNotRunning(loaded, demo);

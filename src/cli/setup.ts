@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { own } from '../config/own.js';
+import { unresolvedOf } from '../doctor/config-and-secrets.js';
 import { setupGuide, type SetupGuide } from '../doctor/setup-guide.js';
 import { EXIT, fail, type GlobalOptions } from './context.js';
 import { DEMO_ROUTE, DEMO_ROUTE_NAME, inDemoWords, loadWithDemo } from './demo.js';
@@ -32,10 +33,12 @@ export function setupCommand(program: Command, global: () => GlobalOptions): voi
     .description("print the tenant-side steps for a route (app registration, admin consent, Exchange Online PowerShell, SPF, connector), filled in with the route's values")
     .option('--json', 'the guide as JSON')
     .action(async (name: string, opts: { json?: boolean }) => {
-      const { config, demo } = await loadWithDemo(global());
+      // The secret may not exist yet: this is the command that says how to create it.
+      const loaded = await loadWithDemo(global(), { tolerateSecrets: true });
+      const { config, demo } = loaded;
       const route = own(config.routes, name);
       if (!route) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
-      let guide = setupGuide(name, route, { publicIps: config.doctor.publicIps });
+      let guide = setupGuide(name, route, { publicIps: config.doctor.publicIps, unresolvedSecrets: unresolvedOf(name, loaded) });
       if (demo && name === DEMO_ROUTE) {
         guide = inDemoWords(guide);
         guide.warnings.unshift(demoNote(demo.origin));

@@ -16,11 +16,10 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, RouteConfig } from '../config/schema.js';
 import { routeSchema } from '../config/routes.js';
+import { DEMO_ROUTE, inDemoWords as said } from '../config/demo-route.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
-export const DEMO_ROUTE = 'sandbox';
-/** How every command names the demo route where a configured route would be named by its key. */
-export const DEMO_ROUTE_NAME = 'the demo route (no relay365.yaml)';
+export { DEMO_ROUTE, DEMO_ROUTE_NAME } from '../config/demo-route.js';
 export const START_FIRST = 'start relay365 first: npm start';
 const DEMO_PORTS = { httpsPort: 9443, smtp: { submissionPort: 5587, mxPort: 5025 } };
 const DEFAULT_ORIGIN = `https://localhost:${DEMO_PORTS.httpsPort}`;
@@ -157,6 +156,6 @@ export async function loadWithDemo(options: GlobalOptions, load: Parameters<type
 }
 
 /** What a command prints about the demo route names no key of a relay365.yaml that does not exist. */
-export function inDemoWords<T>(said: T): T {
-  return JSON.parse(JSON.stringify(said).replaceAll(`routes.${DEMO_ROUTE}.`, "the demo route's ")) as T;
+export function inDemoWords<T>(output: T): T {
+  return JSON.parse(said(JSON.stringify(output))) as T;
 }

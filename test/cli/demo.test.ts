@@ -14,16 +14,15 @@ import { runCli, spawnRelay, tempDir, type ChildRelay } from '../helpers/relay.j
 // No config file: only the ports are moved (port 0) so the test never meets another relay.
 const env = { RELAY365_LISTENERS__DEFAULT__PORT: '0', RELAY365_ADMIN__PORT: '0', RELAY365_LOG__FORMAT: 'json' };
 
-function sandboxGet(origin: string, ca: string, path: string): Promise<string> {
+function sandboxCall(origin: string, ca: string, path: string, post?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
-    request(`${origin}${path}`, { ca }, (res) => {
+    const req = request(`${origin}${path}`, { ca, method: post ? 'POST' : 'GET', headers: post ? { 'content-type': 'application/json' } : {} }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
+    });
+    req.on('error', reject).end(post ? JSON.stringify(post) : undefined);
   });
 }
 
@@ -47,12 +46,27 @@ describe('npm start with no config: the demo route, which every command sees', (
 
     const { origin, caPath } = JSON.parse(readFileSync(join(dir, 'data', 'sandbox', 'demo-route.json'), 'utf8')) as { origin: string; caPath: string };
     const ca = readFileSync(caPath, 'utf8');
-    const inbox = JSON.parse(await sandboxGet(origin, ca, '/sandbox/api/messages?mailbox=alice@contoso.example&folder=Inbox')) as { messages: { id: string }[] };
+    const inbox = JSON.parse(await sandboxCall(origin, ca, '/sandbox/api/messages?mailbox=alice@contoso.example&folder=Inbox')) as { messages: { id: string }[] };
     expect(inbox.messages).toHaveLength(1);
-    const raw = await sandboxGet(origin, ca, `/sandbox/api/messages/${inbox.messages[0]!.id}/raw`);
+    const raw = await sandboxCall(origin, ca, `/sandbox/api/messages/${inbox.messages[0]!.id}/raw`);
     expect(raw).toMatch(/^From: relay@contoso\.example$/im);
     expect(raw).toMatch(/^Reply-To: app@contoso\.example$/im);
     expect(raw).toContain('Subject: first ten minutes');
+  }, 30_000);
+
+  it("names no key of a relay365.yaml that does not exist when Microsoft refuses the demo route's message", async () => {
+    const { origin, caPath } = JSON.parse(readFileSync(join(dir, 'data', 'sandbox', 'demo-route.json'), 'utf8')) as { origin: string; caPath: string };
+    const error = { error: { code: 'ErrorSendAsDenied', message: 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.' } };
+    await sandboxCall(origin, readFileSync(caPath, 'utf8'), '/sandbox/api/faults', { kind: 'reply', endpoint: 'graph', count: 1, http: { status: 403, body: error } });
+    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: relay.port, ignoreTLS: true, logger: false });
+    const sent = await mailer.sendMail({ from: 'app@contoso.example', to: 'bob@contoso.example', subject: 'refused', text: 'x' });
+    const id = /queued as (\S+)/.exec(sent.response)?.[1] as string;
+    const show = async () => JSON.parse((await runCli(dir, ['queue', 'show', id, '--json'])).stdout) as { state: string; attempts: { diagnosis: string | null; fix: string | null }[] };
+    await until(async () => (await show()).state === 'failed', 15_000, () => 'not failed');
+    const [attempt] = (await show()).attempts;
+    expect(attempt!.fix).toContain("the demo route's sender.rewriteFrom");
+    expect(attempt!.fix).toContain('The demo route (no relay365.yaml) has no settings to change: relay365 init writes a relay365.yaml');
+    expect((await runCli(dir, ['queue', 'show', id])).stdout).not.toContain('routes.sandbox');
   }, 30_000);
 
   it('route list, setup, auth status, app list and doctor name the route sandbox, and the doctor checks it against the running sandbox', async () => {

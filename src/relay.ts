@@ -127,7 +127,7 @@ export async function startRelay(config: Config, log: Logger, options: RelayOpti
     }
     accepting = true;
     // Last: the console shows a relay that can already take and deliver mail.
-    if (config.admin.enabled) admin = await startAdmin({ config, store, log, listeners: () => addresses, listening: () => accepting });
+    if (config.admin.enabled) admin = await startAdmin({ config, store, log, listeners: () => addresses, listening: () => accepting, ...(options.demo ? { demo: true } : {}) });
   } catch (err) {
     await admin?.stop();
     await Promise.all(listeners.map((l) => l.stop()));

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, RouteConfig } from '../config/schema.js';
 import { routeSchema } from '../config/routes.js';
-import { DEMO_ROUTE, inDemoWords as said } from '../config/demo-route.js';
+import { DEMO_ROUTE } from '../config/demo-route.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 
 export { DEMO_ROUTE, DEMO_ROUTE_NAME } from '../config/demo-route.js';
@@ -153,9 +153,4 @@ export async function loadWithDemo(options: GlobalOptions, load: Parameters<type
   } catch (err) {
     return fail(`no route is configured and the demo route cannot be made: ${(err as Error).message}`, EXIT.config);
   }
-}
-
-/** What a command prints about the demo route names no key of a relay365.yaml that does not exist. */
-export function inDemoWords<T>(output: T): T {
-  return JSON.parse(said(JSON.stringify(output))) as T;
 }

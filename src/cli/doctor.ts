@@ -13,7 +13,8 @@ import { configChecks } from '../doctor/config-and-secrets.js';
 import { renderReport } from '../doctor/render.js';
 import { runDoctor } from '../doctor/runner.js';
 import { EXIT, fail, type GlobalOptions } from './context.js';
-import { addDemoRoute, demoRunning, inDemoWords, DEMO_ROUTE, DEMO_ROUTE_NAME, START_FIRST, type DemoRoute } from './demo.js';
+import { allInDemoWords } from '../config/demo-route.js';
+import { addDemoRoute, demoRunning, DEMO_ROUTE, DEMO_ROUTE_NAME, START_FIRST, type DemoRoute } from './demo.js';
 
 export interface DoctorCliOptions {
   route?: string;
@@ -31,7 +32,7 @@ export async function doctor(global: GlobalOptions, opts: DoctorCliOptions): Pro
     // msal-node and the transports log through this; the doctor's own words are the report.
     else report = await runDoctor(loaded, { ...(opts.route ? { route: opts.route } : {}), ...(opts.sendTest ? { sendTest: opts.sendTest } : {}), log: pino({ level: 'silent' }) });
     if (demo) {
-      report = inDemoWords(report);
+      report = allInDemoWords(report);
       report.routes.find((r) => r.route === DEMO_ROUTE)?.checks.unshift(passed('config', 'demo route', demoSaid(demo)));
     }
   } catch (err) {

@@ -11,7 +11,8 @@ import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
 import { EXIT, fail, type GlobalOptions } from './context.js';
-import { inDemoWords, loadWithDemo } from './demo.js';
+import { allInDemoWords } from '../config/demo-route.js';
+import { loadWithDemo } from './demo.js';
 import { ago, table } from './format.js';
 
 export function routeCommands(program: Command, global: () => GlobalOptions): void {
@@ -22,7 +23,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
     const store = await openStore(config);
     try {
       const done = await work(config, store);
-      return demo ? inDemoWords(done) : done;
+      return demo ? allInDemoWords(done) : done;
     } finally {
       await store.close();
     }

@@ -7,7 +7,8 @@ import { own } from '../config/own.js';
 import { unresolvedOf } from '../doctor/config-and-secrets.js';
 import { setupGuide, type SetupGuide } from '../doctor/setup-guide.js';
 import { EXIT, fail, type GlobalOptions } from './context.js';
-import { DEMO_ROUTE, DEMO_ROUTE_NAME, inDemoWords, loadWithDemo } from './demo.js';
+import { allInDemoWords } from '../config/demo-route.js';
+import { DEMO_ROUTE, DEMO_ROUTE_NAME, loadWithDemo } from './demo.js';
 
 export function renderGuide(guide: SetupGuide): string {
   const lines = [`route ${guide.route} (${guide.transport})`, ...guide.warnings.map((w) => `warning: ${w}`), '', guide.summary];
@@ -40,7 +41,7 @@ export function setupCommand(program: Command, global: () => GlobalOptions): voi
       if (!route) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
       let guide = setupGuide(name, route, { publicIps: config.doctor.publicIps, unresolvedSecrets: unresolvedOf(name, loaded) });
       if (demo && name === DEMO_ROUTE) {
-        guide = inDemoWords(guide);
+        guide = allInDemoWords(guide);
         guide.warnings.unshift(demoNote(demo.origin));
       }
       process.stdout.write(opts.json ? `${JSON.stringify(guide, null, 2)}\n` : renderGuide(guide));

@@ -14,6 +14,11 @@ export function inDemoWords(text: string): string {
   return text.replace(new RegExp(`routes\\.${DEMO_ROUTE}\\b(\\.)?`, 'g'), (_, dot?: string) => (dot ? "the demo route's " : 'the demo route'));
 }
 
+/** The same, for everything a command or the API answers about the routes (JSON-shaped). */
+export function allInDemoWords<T>(answer: T): T {
+  return JSON.parse(inDemoWords(JSON.stringify(answer))) as T;
+}
+
 /** A fix that named the demo route's keys, in words, with how to configure a route instead. */
 export function demoFix(fix: string): string {
   const said = inDemoWords(fix);

@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../admin/helpers.js';
 import { until } from '../helpers/sink.js';
 import { runCli, spawnRelay, tempDir, type ChildRelay } from '../helpers/relay.js';
 
@@ -80,6 +81,12 @@ describe('npm start with no config: the demo route, which every command sees', (
     expect(setup.stdout).not.toContain('routes.sandbox.');
     expect((await runCli(dir, ['auth', 'status'])).stdout).toMatch(/^sandbox +graph +app-only /m);
     expect((await runCli(dir, ['app', 'list'])).stdout).toMatch(/^local .* sandbox$/m);
+    // The console's route views: the same route, its setup guide in the demo's words.
+    const console = new AdminClient(String(relay.logs.find((l) => l.msg === 'admin console and API listening')?.console).replace(/\/$/, ''));
+    expect((await console.login('setup', readFileSync(join(dir, 'data', 'admin-setup-token'), 'utf8').trim())).status).toBe(200);
+    const views = await console.get<{ routes: { name: string; transport: string }[] }>('/api/routes');
+    expect(views.body.routes.map((r) => [r.name, r.transport])).toEqual([['sandbox', 'graph']]);
+    expect(JSON.stringify(views.body)).not.toContain('routes.sandbox');
     const doctor = await runCli(dir, ['doctor']);
     expect(doctor.stdout).toContain('route sandbox (graph)');
     expect(doctor.stdout).toMatch(/✔ token +aud https:\/\/graph\.microsoft\.com, roles Mail\.Send/);

@@ -17,7 +17,8 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Config, RouteConfig } from '../config/schema.js';
 import { routeSchema } from '../config/routes.js';
 import { DEMO_ROUTE } from '../config/demo-route.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { ConfigError } from '../config/problems.js';
+import { loadOrExit, reportConfigError, type GlobalOptions } from './context.js';
 
 export { DEMO_ROUTE, DEMO_ROUTE_NAME } from '../config/demo-route.js';
 export const START_FIRST = 'start relay365 first: npm start';
@@ -119,12 +120,15 @@ export async function addDemoRoute(loaded: LoadedConfig): Promise<DemoRoute | nu
   const file = recordFile(config);
   const recorded = existsSync(file);
   const { sandboxUrls } = await import('../../sandbox/context.js');
-  const record: DemoRecord = recorded
-    ? (JSON.parse(readFileSync(file, 'utf8')) as DemoRecord)
-    : { origin: DEFAULT_ORIGIN, graph: sandboxUrls(DEFAULT_ORIGIN, () => '').graph, caPath: join(sandboxDir(config), 'pki', 'ca.crt') };
+  let record: DemoRecord = { origin: DEFAULT_ORIGIN, graph: sandboxUrls(DEFAULT_ORIGIN, () => '').graph, caPath: join(sandboxDir(config), 'pki', 'ca.crt') };
+  try {
+    if (recorded) record = JSON.parse(readFileSync(file, 'utf8')) as DemoRecord;
+  } catch (err) {
+    throw new ConfigError([`no route is configured, and ${file} (where relay365 serve records its demo route) does not read: ${(err as Error).message}; relay365 serve writes it again when it starts (npm start)`]);
+  }
   const tenant = await loadDemoTenant();
   const route = typeof tenant === 'string' ? tenant : demoRouteOf(tenant, record);
-  if (typeof route === 'string') throw new Error(route);
+  if (typeof route === 'string') throw new ConfigError([`no route is configured, and the demo route cannot be made: ${route}`]);
   config.routes[DEMO_ROUTE] = route;
   config.routing.default = DEMO_ROUTE;
   return { route, origin: record.origin, recorded };
@@ -151,6 +155,7 @@ export async function loadWithDemo(options: GlobalOptions, load: Parameters<type
   try {
     return { ...loaded, demo: await addDemoRoute(loaded) };
   } catch (err) {
-    return fail(`no route is configured and the demo route cannot be made: ${(err as Error).message}`, EXIT.config);
+    if (err instanceof ConfigError) reportConfigError(err);
+    throw err;
   }
 }

@@ -26,6 +26,11 @@ const DEMO_PORTS = { httpsPort: 9443, smtp: { submissionPort: 5587, mxPort: 5025
 const DEFAULT_ORIGIN = `https://localhost:${DEMO_PORTS.httpsPort}`;
 
 export interface Demo {
+  /**
+   * Writes where the sandbox listens for the other commands, once the relay has started: a second
+   * copy that fails to start must not point them at its own sandbox, gone a moment later.
+   */
+  record(): void;
   stop(): Promise<void>;
 }
 
@@ -84,7 +89,7 @@ async function loadDemoTenant(): Promise<Tenant | string> {
   return loaded.ok ? loaded.tenant : `the sandbox tenant file does not load: ${loaded.error.message}`;
 }
 
-/** Starts the sandbox, points the config's (empty) routes at it, and records where it listens. */
+/** Starts the sandbox and points the config's (empty) routes at it. */
 export async function startDemo(config: Config, log: Logger): Promise<Demo> {
   const { startSandbox } = await import('../../sandbox/index.js');
   const dataDir = sandboxDir(config);
@@ -98,8 +103,6 @@ export async function startDemo(config: Config, log: Logger): Promise<Demo> {
     await sandbox.stop();
     throw new Error(route);
   }
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(recordFile(config), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   config.routes[DEMO_ROUTE] = route;
   config.routing.default = DEMO_ROUTE;
   const mailbox = route.transport === 'graph' ? route.mailbox : '';
@@ -107,7 +110,13 @@ export async function startDemo(config: Config, log: Logger): Promise<Demo> {
     { sandbox: `${sandbox.urls.origin}/sandbox/`, mailbox, ca: sandbox.caPath },
     `no route configured: delivering through Microsoft Graph into the Microsoft 365 sandbox (demo tenant ${tenant.domains[0]}) as ${mailbox}, other senders kept as Reply-To; its page ${sandbox.urls.origin}/sandbox/ shows the mailboxes. Configure routes in relay365.yaml to deliver for real (relay365 init).`,
   );
-  return { stop: () => sandbox.stop() };
+  return {
+    record: () => {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(recordFile(config), `${JSON.stringify(record, null, 2)}\n`);
+    },
+    stop: () => sandbox.stop(),
+  };
 }
 
 /**

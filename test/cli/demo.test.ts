@@ -70,6 +70,14 @@ describe('npm start with no config: the demo route, which every command sees', (
     expect((await runCli(dir, ['queue', 'show', id])).stdout).not.toContain('routes.sandbox');
   }, 30_000);
 
+  it('keeps pointing the commands at the running sandbox when a second copy fails to start', async () => {
+    const record = () => readFileSync(join(dir, 'data', 'sandbox', 'demo-route.json'), 'utf8');
+    const before = record();
+    const second = await runCli(dir, ['serve'], { env: { ...env, RELAY365_LISTENERS__DEFAULT__PORT: String(relay.port) } });
+    expect(second.code).not.toBe(0);
+    expect(record()).toBe(before);
+  }, 30_000);
+
   it('route list, setup, auth status, app list and doctor name the route sandbox, and the doctor checks it against the running sandbox', async () => {
     const list = await runCli(dir, ['route', 'list']);
     expect(list.stdout).toMatch(/^sandbox +graph +active /m);

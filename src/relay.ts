@@ -45,7 +45,12 @@ export interface RunningRelay {
   stop(): Promise<void>;
 }
 
-export async function startRelay(config: Config, log: Logger): Promise<RunningRelay> {
+export interface RelayOptions {
+  /** The route `sandbox` is the demo route serve made for a config without routes (src/cli/demo.ts). */
+  demo?: boolean;
+}
+
+export async function startRelay(config: Config, log: Logger, options: RelayOptions = {}): Promise<RunningRelay> {
   const node = config.node.name as string;
   const store = await openStore(config, log);
   // Delegated routes keep their users' sign-ins in the store, sealed with the master key.
@@ -62,7 +67,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   const transports = new Map<string, Transport>();
   // App-only routes share their tokens through the store, sealed with the same master key.
   const sharedTokens = openSharedAccessTokens(config, store, log, signIns?.key);
-  const context = { ehloName: node, log, hasRoute: (name: string) => hasOwn(effectiveRoutes(config), name), ...(signIns ? { signIns } : {}), ...(sharedTokens ? { sharedTokens } : {}) };
+  const context = { ehloName: node, log, hasRoute: (name: string) => hasOwn(effectiveRoutes(config), name), ...(signIns ? { signIns } : {}), ...(sharedTokens ? { sharedTokens } : {}), ...(options.demo ? { demo: true } : {}) };
   for (const [name, route] of Object.entries(effectiveRoutes(config))) {
     transports.set(name, createTransport(name, route, context));
     log.info({ route: name, transport: route.transport }, 'route ready');
@@ -122,7 +127,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
     }
     accepting = true;
     // Last: the console shows a relay that can already take and deliver mail.
-    if (config.admin.enabled) admin = await startAdmin({ config, store, log, listeners: () => addresses, listening: () => accepting });
+    if (config.admin.enabled) admin = await startAdmin({ config, store, log, listeners: () => addresses, listening: () => accepting, ...(options.demo ? { demo: true } : {}) });
   } catch (err) {
     await admin?.stop();
     await Promise.all(listeners.map((l) => l.stop()));

@@ -46,6 +46,8 @@ export interface AdminDeps {
   /** True while the relay's listeners are up (readiness). */
   listening: () => boolean;
   masterKey?: MasterKey | null;
+  /** The route `sandbox` is the demo route serve made (no relay365.yaml): the route views say so. */
+  demo?: boolean;
 }
 
 export interface RunningAdmin {
@@ -135,7 +137,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth);
-  routeRoutes(app, config, store, masterKey);
+  routeRoutes(app, config, store, masterKey, deps.demo ?? false);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -10,6 +10,7 @@ import { AppDirectory } from '../policy/apps.js';
 import { hashPassword } from '../policy/passwords.js';
 import { newApiToken } from '../policy/api-tokens.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { loadWithDemo } from './demo.js';
 import { table } from './format.js';
 import { readSecret } from './prompt.js';
 
@@ -20,8 +21,8 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
     .command('list')
     .description('each app: how it is recognised, what it may send, its route')
     .option('--json', 'as JSON')
-    .action((opts: { json?: boolean }) => {
-      const { config } = loadOrExit(global());
+    .action(async (opts: { json?: boolean }) => {
+      const { config } = await loadWithDemo(global());
       const directory = new AppDirectory(config.apps);
       const apps = Object.keys(config.apps).length ? Object.entries(config.apps) : [['local', directory.get('local')!.config] as const];
       if (opts.json) {

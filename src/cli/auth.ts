@@ -28,6 +28,7 @@ import { createLogger } from '../log.js';
 import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
 import { EXIT, fail, loadOrExit, reportConfigError, type GlobalOptions } from './context.js';
+import { loadWithDemo } from './demo.js';
 import { ago, table } from './format.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -139,7 +140,7 @@ export function authCommands(program: Command, global: () => GlobalOptions): voi
     .description('per OAuth route: flow, signed-in account, scopes, access-token expiry, last refresh, secret expiry, problems')
     .option('--json', 'as JSON, for scripts and monitoring')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const { config } = loadOrExit(global());
+      const { config } = await loadWithDemo(global());
       if (name !== undefined && !hasOwn(config.routes, name)) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
       let key = null;
       try {

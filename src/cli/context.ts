@@ -1,5 +1,5 @@
 /** What every verb needs: the config (with its errors printed the way admins read them) and exit codes. */
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, loadConfig, type LoadedConfig, type LoadOptions } from '../config/load.js';
 
 /** sysexits.h codes, as mail software traditionally uses them. */
 export const EXIT = { ok: 0, failure: 1, usage: 64, dataError: 65, unavailable: 69, software: 70, tempFail: 75, config: 78 } as const;
@@ -8,9 +8,9 @@ export interface GlobalOptions {
   config?: string;
 }
 
-export function loadOrExit(options: GlobalOptions): LoadedConfig {
+export function loadOrExit(options: GlobalOptions, load: Pick<LoadOptions, 'tolerateSecrets'> = {}): LoadedConfig {
   try {
-    return loadConfig({ path: options.config });
+    return loadConfig({ ...load, path: options.config });
   } catch (err) {
     if (err instanceof ConfigError) reportConfigError(err);
     throw err;

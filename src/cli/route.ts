@@ -10,17 +10,20 @@ import { activateRoute, describeRoutes, pauseRoute } from '../admin/route-views.
 import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { EXIT, fail, type GlobalOptions } from './context.js';
+import { allInDemoWords } from '../config/demo-route.js';
+import { loadWithDemo } from './demo.js';
 import { ago, table } from './format.js';
 
 export function routeCommands(program: Command, global: () => GlobalOptions): void {
   const route = program.command('route').description('see routes, pause and resume them, release held ones');
 
   const withStore = async <T>(work: (config: Config, store: Store) => Promise<T>): Promise<T> => {
-    const { config } = loadOrExit(global());
+    const { config, demo } = await loadWithDemo(global());
     const store = await openStore(config);
     try {
-      return await work(config, store);
+      const done = await work(config, store);
+      return demo ? allInDemoWords(done) : done;
     } finally {
       await store.close();
     }

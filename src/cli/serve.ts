@@ -19,7 +19,8 @@ export async function serve(options: GlobalOptions): Promise<void> {
   let demo: Demo | null = null;
   try {
     if (Object.keys(loaded.config.routes).length === 0) demo = await startDemo(loaded.config, log);
-    relay = await startRelay(loaded.config, log);
+    relay = await startRelay(loaded.config, log, { demo: demo !== null });
+    demo?.record();
   } catch (err) {
     await demo?.stop();
     // A configuration problem found while starting (the master key): the admin's words, no stack trace.

@@ -16,7 +16,7 @@ import { configSchema, storeJsonSchemaOverride, type Config } from './schema.js'
 import { adminPlainHttpProblem } from './admin.js';
 import { httpPlainHttpProblem } from './submission.js';
 import { expandStoreShorthand, plaintextStoreWarning, splitStoreUrlVariable } from './store-url.js';
-import { resolveSecretRefs, type ResolvedRef } from './secret-refs.js';
+import { resolveSecretRefs, type ResolvedRef, type UnresolvableRef } from './secret-refs.js';
 import { webhookProblem } from './notify.js';
 import { reservedKeys } from './own.js';
 import { placeholderIds, type Placeholder } from './placeholders.js';
@@ -37,6 +37,8 @@ export interface LoadedConfig {
   secretRefs: ResolvedRef[];
   /** References left as they are because LoadOptions.secrets did not name them (still env:/file:/enc: in `config`). */
   unresolvedRefs: ResolvedRef[];
+  /** With LoadOptions.tolerateSecrets: references that could not be resolved (still env:/file:/enc: in `config`), and why. */
+  unresolvableRefs: UnresolvableRef[];
   /** Secrets the file holds in plain text (keys only), each with the variable that overrides it, if any. */
   plaintextSecrets: PlaintextSecret[];
   /** Client and tenant ids still a placeholder (00000000-…, your-client-id). */
@@ -56,6 +58,8 @@ export interface LoadOptions {
    * the others (the master key, the routes' secret files): those are not even looked at.
    */
   secrets?: readonly string[];
+  /** Report secret references that cannot be resolved (unresolvableRefs) instead of refusing the config. */
+  tolerateSecrets?: boolean;
 }
 
 let cachedJsonSchema: Record<string, unknown> | undefined;
@@ -107,15 +111,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   let key: MasterKey | null | undefined;
   const masterKey = () => (key === undefined ? (key = readMasterKey({ env, keyFile: config.secrets.keyFile })) : key);
   const only = options.secrets ? new Set(options.secrets) : undefined;
-  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile, ...(only ? { only } : {}) });
+  const refs = resolveSecretRefs(config, { env, baseDir: base, fileLabel, overrides, masterKey, keyFile: config.secrets.keyFile, ...(only ? { only } : {}), ...(options.tolerateSecrets ? { tolerate: true } : {}) });
   if (refs.problems.length) throw new ConfigError(refs.problems);
-  const webhook = refs.left.some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
+  const webhook = [...refs.left, ...refs.unresolvable].some((r) => r.path === 'notify.admin.webhook') ? null : webhookProblem(config);
   if (webhook) throw new ConfigError([`${overrides.find((o) => o.path.join('.') === 'notify.admin.webhook')?.variable.replace(/^/, 'environment ') ?? fileLabel}: ${webhook}`]);
   const plaintextStore = config.store.url ? plaintextStoreWarning(config.store.url, env) : null;
   const plaintext = plaintextSecrets(plainInFile, overrides, fileLabel);
   const placeholders = placeholderIds(config, (key) => overrides.find((o) => o.path.join('.') === key)?.variable ?? fileLabel);
   const warnings = [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : []), ...plaintext.map((p) => p.warning), ...placeholders.map((p) => p.warning)];
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, plaintextSecrets: plaintext, placeholders, warnings };
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, unresolvableRefs: refs.unresolvable, plaintextSecrets: plaintext, placeholders, warnings };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

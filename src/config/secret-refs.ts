@@ -11,7 +11,8 @@
  * loader sees the secret itself and never the reference — except for a command that asks for
  * some secrets only (`relay365 sendmail`, which cron runs as a user who may read neither the
  * master key nor the routes' secret files): the others stay references, never read. A reference that cannot be resolved
- * stops start-up with the key, the file or variable, and why — never the secret.
+ * stops start-up with the key, the file or variable, and why — never the secret — except for
+ * setup and the doctor, which report it (tolerate) and go on.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -51,6 +52,17 @@ export interface SecretRefContext {
   keyFile: string;
   /** Resolve only the references at these key paths (a command that needs no other secret); others stay as they are, unread. */
   only?: ReadonlySet<string>;
+  /**
+   * A reference that cannot be resolved stays as it is and is reported in `unresolvable` instead
+   * of as a problem: for setup and the doctor, which explain how to create the missing secret.
+   */
+  tolerate?: boolean;
+}
+
+/** A reference that could not be resolved, and why (naming the variable or file, never a value). */
+export interface UnresolvableRef extends ResolvedRef {
+  ref: string;
+  problem: string;
 }
 
 /** A resolved reference, for `config show` and `config check` (never the value). */
@@ -60,10 +72,11 @@ export interface ResolvedRef {
 }
 
 /** Replaces every reference in `config` (mutated) by its secret; returns the problems, what was resolved and what was left (ctx.only). */
-export function resolveSecretRefs(config: object, ctx: SecretRefContext): { problems: string[]; resolved: ResolvedRef[]; left: ResolvedRef[] } {
+export function resolveSecretRefs(config: object, ctx: SecretRefContext): { problems: string[]; resolved: ResolvedRef[]; left: ResolvedRef[]; unresolvable: UnresolvableRef[] } {
   const problems: string[] = [];
   const resolved: ResolvedRef[] = [];
   const left: ResolvedRef[] = [];
+  const unresolvable: UnresolvableRef[] = [];
   const visit = (node: unknown, path: string[]) => {
     if (Array.isArray(node)) return node.forEach((v, i) => visit(v, [...path, String(i)]));
     if (!node || typeof node !== 'object') return;
@@ -83,13 +96,15 @@ export function resolveSecretRefs(config: object, ctx: SecretRefContext): { prob
       if (typeof result === 'string') {
         record[key] = result;
         resolved.push({ path: at.join('.'), kind });
+      } else if (ctx.tolerate) {
+        unresolvable.push({ path: at.join('.'), kind, ref: kind === 'enc' ? ENCRYPTED_PREFIX : (value as string), problem: result.problem });
       } else {
         problems.push(`${sourceOf(at, ctx)}: ${at.join('.')}: ${result.problem}`);
       }
     }
   };
   visit(config, []);
-  return { problems, resolved, left };
+  return { problems, resolved, left, unresolvable };
 }
 
 function resolveOne(kind: SecretRefKind, ref: string, ctx: SecretRefContext): string | { problem: string } {

@@ -4,6 +4,8 @@
  * given safely and are not about to run out: an expired client secret stops all of a route's mail.
  */
 import type { LoadedConfig } from '../config/load.js';
+import type { UnresolvableRef } from '../config/secret-refs.js';
+import { missingSecretFix, missingSecretSaid } from './missing-secrets.js';
 import { expiryOf } from '../credentials/expiry.js';
 import { newSecretSteps } from '../transports/m365/fixes-entra.js';
 import { failed, passed, warned, type CheckResult } from './check.js';
@@ -21,6 +23,7 @@ export function configChecks(loaded: LoadedConfig): CheckResult[] {
   for (const plain of loaded.plaintextSecrets) {
     if (!isRouteKey(plain.key)) checks.push(plaintextCheck(plain));
   }
+  for (const ref of loaded.unresolvableRefs) if (!isRouteKey(ref.path)) checks.push(missingSecretCheck(ref));
   return checks;
 }
 
@@ -28,6 +31,13 @@ function plaintextCheck(plain: LoadedConfig['plaintextSecrets'][number]): CheckR
   return plain.overriddenBy
     ? warned('secrets', 'secrets', `${plain.key} is overridden by ${plain.overriddenBy}, but the configuration file still holds it in plain text.`, `Remove ${plain.key} from the configuration file; ${plain.overriddenBy} gives it.`)
     : warned('secrets', 'secrets', `${plain.key} is written in plain text in the configuration.`, PLAIN_TEXT_FIX(plain.key));
+}
+
+const missingSecretCheck = (ref: UnresolvableRef) => failed('secrets', 'secrets', missingSecretSaid(ref), missingSecretFix(ref));
+
+/** The route's secret references that did not resolve (the doctor loads the config tolerating them). */
+export function unresolvedOf(route: string, loaded: LoadedConfig): UnresolvableRef[] {
+  return loaded.unresolvableRefs.filter((r) => r.path.startsWith(`routes.${route}.`));
 }
 
 /** A client or tenant id that is still a placeholder: Entra ID will issue no token, so the route cannot send. */
@@ -50,6 +60,7 @@ export function secretChecks(target: RouteTarget, loaded: LoadedConfig, now: num
   const title = 'secrets';
   const checks: CheckResult[] = placeholderChecks(target, loaded);
   const keys = secretKeysOf(target);
+  for (const ref of unresolvedOf(target.name, loaded)) checks.push(missingSecretCheck(ref));
   for (const key of keys) {
     const path = `routes.${target.name}.${key}`;
     const ref = loaded.secretRefs.find((r) => r.path === path);

@@ -14,8 +14,8 @@ import { delegatedRouteNames } from '../credentials/sign-in-store.js';
 import type { SignInStore } from '../credentials/providers.js';
 import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
-import { reportOk, type CheckResult, type DoctorReport, type RouteReport } from './check.js';
-import { configChecks, secretChecks } from './config-and-secrets.js';
+import { reportOk, skipped, type CheckResult, type DoctorReport, type RouteReport } from './check.js';
+import { configChecks, secretChecks, unresolvedOf } from './config-and-secrets.js';
 import { newRouteState, type DoctorContext } from './context.js';
 import { endpointDnsCheck, mxCheck } from './dns.js';
 import { createResolver } from './resolver.js';
@@ -89,6 +89,17 @@ async function routeChecks(ctx: DoctorContext, loaded: LoadedConfig, name: strin
     add(await mxCheck(ctx, state));
     add(await tcpCheck(ctx, state));
     add(await tlsCheck(ctx, state));
+  }
+  const missing = unresolvedOf(name, loaded);
+  if (missing.length) {
+    // Signing in with the reference itself would only earn Entra ID's "invalid secret": the checks that sign in wait for the secret.
+    const why = `${missing.map((r) => r.path).join(', ')} does not resolve (see secrets)`;
+    const c = state.target.config;
+    if (c.transport === 'graph' || c.transport === 'smtp-oauth') checks.push(skipped('token', 'token', why));
+    if (state.target.endpoint?.protocol === 'smtp') checks.push(skipped('smtp-auth', `SMTP AUTH ${state.target.endpoint.host}:${state.target.endpoint.port}`, why));
+    checks.push(...(await senderChecks(ctx, state, false)));
+    add(await spfCheck(ctx, state));
+    return checks;
   }
   add(await tokenCheck(ctx, state, signIns));
   const auth = add(await smtpAuthCheck(ctx, state));

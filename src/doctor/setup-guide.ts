@@ -7,6 +7,8 @@
  */
 import { routePlaceholders } from '../config/placeholders.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { UnresolvableRef } from '../config/secret-refs.js';
+import { missingSecretFix, missingSecretSaid } from './missing-secrets.js';
 import { entraEndpoints } from '../credentials/entra-endpoints.js';
 import { mxHostFor } from '../transports/m365/mx-host.js';
 import { spfRecordFor } from './spf-connector.js';
@@ -38,6 +40,8 @@ export interface SetupGuide {
 export interface SetupOptions {
   /** doctor.publicIps: this relay's public addresses, for SPF and IP-based connectors. */
   publicIps?: readonly string[];
+  /** The route's secret references that do not resolve yet: each becomes a step, after the tenant's. */
+  unresolvedSecrets?: readonly UnresolvableRef[];
 }
 
 const ENTERPRISE_OBJECT_ID = '<object id of the enterprise application>';
@@ -46,7 +50,12 @@ const CONNECT: SetupStep = { text: 'Open Exchange Online PowerShell as an Exchan
 export function setupGuide(name: string, route: RouteConfig, options: SetupOptions = {}): SetupGuide {
   // The guide's commands carry the route's ids: a placeholder there would be typed into PowerShell as it is.
   const warnings = routePlaceholders(name, route).map((p) => `${p.key} is "${p.value}", a placeholder: ${p.fix}. The commands below use it as it is.`);
-  return { ...guideFor(name, route, options), warnings };
+  const missing = options.unresolvedSecrets ?? [];
+  const guide = guideFor(name, route, options);
+  if (!missing.length) return { ...guide, warnings };
+  warnings.push(...missing.map((ref) => `${missingSecretSaid(ref)}; the last section says what to do.`));
+  const section = { title: 'Secrets relay365 cannot read yet', steps: missing.map((ref) => ({ text: `${missingSecretSaid(ref)}. ${missingSecretFix(ref)}` })) };
+  return { ...guide, sections: [...guide.sections, section], warnings };
 }
 
 function guideFor(name: string, route: RouteConfig, options: SetupOptions): Omit<SetupGuide, 'warnings'> {

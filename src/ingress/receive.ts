@@ -66,7 +66,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
       return no(550, '5.5.2', `Message refused: ${guard.violation} received; lines must end in CRLF (listener "${deps.listener}" has bareLineEndings: reject)`);
     }
     const envelope = session.envelope;
-    const policy = await deps.door.afterData(app, stream.byteLength, originators, envelope.rcptTo.length);
+    const policy = await deps.door.afterData(app, stream.byteLength, originators, { mailFrom: envelope.mailFrom ? envelope.mailFrom.address : '', recipients: envelope.rcptTo.map((r) => r.address) });
     if (policy) {
       await writer.abort();
       log.info({ client: session.remoteAddress, reply: `${policy.code} ${policy.enhanced} ${policy.text}` }, 'refused by the app\'s rules');

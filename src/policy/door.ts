@@ -153,21 +153,27 @@ export class Door {
     return { bytes: smaller.bytes, refusal: tooBig(smaller) };
   }
 
-  /** After DATA: the message's size and header From, then the app's budget (reserved for this message). */
-  async afterData(app: App, size: number, originators: Originators | null, recipients: number): Promise<Refusal | null> {
+  /**
+   * After DATA: the message's size and header From (the app's rule, then what its routes' mailboxes
+   * may send as), then the app's budget (reserved for this message).
+   */
+  async afterData(app: App, size: number, originators: Originators | null, envelope: { mailFrom: string; recipients: readonly string[] }): Promise<Refusal | null> {
     const limit = appSizeLimit(app);
     if (limit && size > limit.bytes) return tooBig(limit);
-    const refusal = checkHeaderFrom(app, originators);
+    // The routes see the From the door wrote (apps.<app>.rewrite.from), not the application's.
+    const from = app.config.rewrite?.from ? app.config.rewrite.to : (originators?.from[0]?.address ?? null);
+    const refusal = checkHeaderFrom(app, originators) ?? this.predictions.headerFrom(app, envelope.mailFrom, envelope.recipients, from);
     if (refusal) return refusal;
+    const recipients = envelope.recipients.length;
     const { messagesPerMinute, recipientsPerDay } = app.config.limits;
     if (messagesPerMinute === undefined && recipientsPerDay === undefined) return null;
     const reserved = await this.store.reserveSend(`app:${app.name}`, recipients, Date.now(), this.limits(app));
     return reserved.ok ? null : rateRefusal(app, reserved.limit, reserved.used, reserved.until);
   }
 
-  /** Whether DATA must be read for the From and Sender headers (a check, or a rewrite that must be the only From). */
+  /** Whether DATA must be read for the From and Sender headers (a check, a route's sender.allowed, or a rewrite that must be the only From). */
   readsFrom(app: App): boolean {
-    return app.config.from.length > 0 || Boolean(app.config.rewrite?.from);
+    return app.config.from.length > 0 || Boolean(app.config.rewrite?.from) || this.predictions.checksHeaderFrom();
   }
 
   private limits(app: App) {

@@ -1,4 +1,5 @@
 /** Builds the transport of each configured route. */
+import { DEMO_ROUTE, demoFix, inDemoWords } from '../config/demo-route.js';
 import type { RouteConfig } from '../config/schema.js';
 import { CaptureTransport } from './capture.js';
 import { SmarthostTransport } from './smarthost.js';
@@ -10,6 +11,11 @@ import { createSmtpOAuthTransport } from './m365/smtp-oauth.js';
 import type { Transport, TransportContext } from './transport.js';
 
 export function createTransport(route: string, config: RouteConfig, ctx: TransportContext): Transport {
+  const transport = transportOf(route, config, ctx);
+  return ctx.demo && route === DEMO_ROUTE ? inDemoTerms(transport) : transport;
+}
+
+function transportOf(route: string, config: RouteConfig, ctx: TransportContext): Transport {
   switch (config.transport) {
     case 'smarthost':
       return new SmarthostTransport(route, config, ctx.ehloName);
@@ -26,4 +32,17 @@ export function createTransport(route: string, config: RouteConfig, ctx: Transpo
     case 'graph':
       return new GraphTransport(route, config, ctx);
   }
+}
+
+/** The demo route's outcomes name no key of a relay365.yaml that does not exist (config/demo-route.ts). */
+function inDemoTerms(transport: Transport): Transport {
+  return {
+    route: transport.route,
+    kind: transport.kind,
+    ...(transport.pacing ? { pacing: transport.pacing } : {}),
+    ...(transport.warnings ? { warnings: transport.warnings.map(inDemoWords) } : {}),
+    deliver: async (job) => new Map([...(await transport.deliver(job))].map(([idx, o]) => [idx, { ...o, diagnosis: inDemoWords(o.diagnosis), fix: o.fix === null ? null : demoFix(o.fix) }])),
+    ...(transport.closeConnection ? { closeConnection: (slot: number) => transport.closeConnection!(slot) } : {}),
+    close: () => transport.close(),
+  };
 }

@@ -64,6 +64,8 @@ export interface TransportContext {
   signIns?: SignInStore;
   /** App-only tokens shared by the nodes through the store, sealed with the master key: one node asks Entra ID, the others take its token. */
   sharedTokens?: SharedAccessTokens;
+  /** The config's route `sandbox` is the demo route serve made (no relay365.yaml): its outcomes say so. */
+  demo?: boolean;
 }
 
 /** A Microsoft 365 mailbox's sending limits, which the delivery layer enforces before calling the transport. */

@@ -95,6 +95,31 @@ describe('relay365 doctor', () => {
   });
 });
 
+describe('relay365 doctor and setup on a secret that does not resolve yet', () => {
+  it('report the reference (key and variable or file, never a value) as a failed check and a step, and go on with the rest', async () => {
+    const dir = writeDoctorConfig(t, { m365: oauthRoute(t), legacy: { transport: 'smtp-basic', mailbox: DEMO.relay.address, password: 'file:missing-password', host: 'localhost', port: t.sandbox.ports.submission, ca: [t.sandbox.caPath] } });
+    const doctor = await doctorCli(dir, ['doctor', '--json'], {});
+    expect(doctor.code).toBe(1);
+    const report = JSON.parse(doctor.stdout) as { routes: { route: string; checks: { check: string; status: string; detail: string; fix: string | null }[] }[] };
+    const [m365, legacy] = report.routes;
+    expect(m365!.checks.find((c) => c.status === 'fail')).toMatchObject({
+      check: 'secrets',
+      detail: 'routes.m365.credentials.clientSecret does not resolve: the environment variable M365_SECRET (env:M365_SECRET) is not set',
+      fix: expect.stringContaining("export M365_SECRET='…'"),
+    });
+    // The rest still runs: the endpoint is checked, only what signs in waits for the secret.
+    expect(m365!.checks.map((c) => [c.check, c.status])).toEqual(expect.arrayContaining([['tls', 'pass'], ['token', 'skip']]));
+    expect(legacy!.checks.find((c) => c.status === 'fail')?.detail).toBe(`routes.legacy.password does not resolve: cannot read the secret file ${dir}/missing-password (ENOENT)`);
+    expect(legacy!.checks.map((c) => [c.check, c.status])).toEqual(expect.arrayContaining([['tcp', 'pass'], ['smtp-auth', 'skip']]));
+
+    const setup = await doctorCli(dir, ['setup', 'm365'], {});
+    expect(setup.code).toBe(0);
+    expect(setup.stdout).toContain('warning: routes.m365.credentials.clientSecret does not resolve: the environment variable M365_SECRET (env:M365_SECRET) is not set');
+    expect(setup.stdout).toContain(`New-ServicePrincipal -AppId ${DEMO.appOnly.clientId}`);
+    expect(setup.stdout).toMatch(/== Secrets relay365 cannot read yet\n1\. routes\.m365\.credentials\.clientSecret does not resolve: .* Create the client secret/);
+  });
+});
+
 describe('relay365 setup', () => {
   it("prints an smtp-oauth route's tenant-side steps with its values", async () => {
     const dir = writeDoctorConfig(t, { m365: oauthRoute(t) });

@@ -75,9 +75,13 @@ export interface ChildRelay {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `relay365 serve --config <dir>/relay365.yaml` and waits until it listens. */
-export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildRelay> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'relay365.yaml')], {
+/**
+ * Starts `relay365 serve --config <dir>/relay365.yaml` (or, with `config: false`, `relay365 serve`
+ * in `dir` as a newcomer runs it, with no config file) and waits until it listens.
+ */
+export async function spawnRelay(dir: string, env: NodeJS.ProcessEnv = {}, options: { config?: boolean } = {}): Promise<ChildRelay> {
+  const config = options.config === false ? [] : ['--config', join(dir, 'relay365.yaml')];
+  const child = spawn(process.execPath, [CLI, 'serve', ...config], {
     cwd: dir,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

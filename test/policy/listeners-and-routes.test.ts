@@ -108,9 +108,38 @@ describe('refusals known at the door', () => {
     await talk.reply();
     await talk.command('EHLO erp');
     expect(await talk.command('MAIL FROM:<erp@fabrikam.example>')).toBe(
-      '550 5.7.60 Sender <erp@fabrikam.example> cannot go through routes.m365: relay@contoso.example may not send as it (routes.m365.sender.allowed), and Exchange Online would refuse it (550 5.7.60)',
+      '550 5.7.60 Sender <erp@fabrikam.example> cannot go through routes.m365: relay@contoso.example may not send as it (routes.m365.sender.allowed), and Exchange Online would refuse it (550 5.7.60); list it there once the mailbox has Send As on it, or set routes.m365.sender.rewriteEnvelope: true',
     );
     expect(await talk.command('MAIL FROM:<erp@contoso.example>')).toMatch(/^250 /);
+    talk.close();
+  });
+
+  it('refuses after DATA a header From a Graph route mailbox may not send as, instead of a bounce later', async () => {
+    relay = await startTestRelay({
+      apps: { erp: { networks: ['127.0.0.1'] } },
+      routes: {
+        m365: {
+          transport: 'graph',
+          mailbox: 'relay@contoso.example',
+          credentials: { tenant: 'contoso.example', clientId: 'app', clientSecret: 'x', authorityHost: 'https://127.0.0.1:1' },
+          endpoint: 'https://127.0.0.1:1',
+          sender: { allowed: ['noreply@contoso.example'] },
+        },
+      },
+    });
+    const talk = await SmtpTalk.open(relay.port);
+    await talk.reply();
+    await talk.command('EHLO erp');
+    const data = async (from: string) => {
+      await talk.command('MAIL FROM:<erp@contoso.example>'); // Graph has no envelope sender: only the header counts
+      await talk.command('RCPT TO:<anna@contoso.example>');
+      await talk.command('DATA');
+      return talk.command(`From: ${from}\r\nSubject: x\r\n\r\nx\r\n.`);
+    };
+    expect(await data('ERP <erp@contoso.example>')).toBe(
+      '550 5.7.60 Header From <erp@contoso.example> cannot go through routes.m365: relay@contoso.example may not send as it (routes.m365.sender.allowed: noreply@contoso.example), and Exchange Online would refuse it (SendAsDenied); list it there once the mailbox has Send As on it, or set routes.m365.sender.rewriteFrom: when-not-allowed to send it as relay@contoso.example with Reply-To <erp@contoso.example>',
+    );
+    expect(await data('noreply@contoso.example')).toMatch(/^250 /);
     talk.close();
   });
 });

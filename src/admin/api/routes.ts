@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { MasterKey } from '../../config/master-key.js';
 import type { Config } from '../../config/schema.js';
+import { allInDemoWords } from '../../config/demo-route.js';
 import { hasOwn } from '../../config/own.js';
 import { effectiveRoutes } from '../../delivery/router.js';
 import type { Store } from '../../queue/store.js';
@@ -11,7 +12,7 @@ import { setupGuideFor } from '../setup-guide.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
-export function routeRoutes(app: FastifyInstance, config: Config, store: Store, key: MasterKey | null): void {
+export function routeRoutes(app: FastifyInstance, config: Config, store: Store, key: MasterKey | null, demo: boolean): void {
   const known = (name: string) => {
     if (!hasOwn(effectiveRoutes(config), name)) throw notFound(`no route "${name}"; routes: ${Object.keys(effectiveRoutes(config)).join(', ')}`);
   };
@@ -21,7 +22,9 @@ export function routeRoutes(app: FastifyInstance, config: Config, store: Store, 
     { schema: { tags: ['routes'], summary: 'Every route: state and health, reason and fix, last success/failure, sign-in and secret expiry, budget used and left.', response: { 200: { type: 'object', properties: { routes: { type: 'array', items: anyObject } } }, 401: problemSchema } } },
     async () => {
       const routes = await describeRoutes(config, store, key);
-      return { routes: await Promise.all(routes.map(async (r) => ({ ...r, setupGuide: await setupGuideFor(config, r.name) }))) };
+      const answer = { routes: await Promise.all(routes.map(async (r) => ({ ...r, setupGuide: await setupGuideFor(config, r.name) }))) };
+      // The demo route is in no file: its fixes and setup steps name it in words, not by keys.
+      return demo ? allInDemoWords(answer) : answer;
     },
   );
 

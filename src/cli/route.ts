@@ -8,22 +8,19 @@ import type { Config } from '../config/schema.js';
 import { hasOwn } from '../config/own.js';
 import { activateRoute, describeRoutes, pauseRoute } from '../admin/route-views.js';
 import { effectiveRoutes } from '../delivery/router.js';
-import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { EXIT, fail, loadOrExit, withStore, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
 
 export function routeCommands(program: Command, global: () => GlobalOptions): void {
   const route = program.command('route').description('see routes, pause and resume them, release held ones');
 
-  const withStore = async <T>(work: (config: Config, store: Store) => Promise<T>): Promise<T> => {
-    const { config } = loadOrExit(global());
-    const store = await openStore(config);
-    try {
-      return await work(config, store);
-    } finally {
-      await store.close();
-    }
+  // A route named is checked before the store is opened; a paused route is kept in the store,
+  // which pausing before the first start creates. Looking (route list) creates none.
+  const withRoute = <T>(name: string, work: (store: Store) => Promise<T>): Promise<T> => {
+    const loaded = loadOrExit(global());
+    known(loaded.config, name);
+    return withStore(loaded, { create: true }, work);
   };
 
   const known = (config: Config, name: string) => {
@@ -35,7 +32,8 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
     .description('every route: state, reason and fix, last success and failure, budget used')
     .option('--json', 'as JSON, for scripts and monitoring')
     .action(async (opts: { json?: boolean }) => {
-      const views = await withStore((config, store) => describeRoutes(config, store));
+      const loaded = loadOrExit(global());
+      const views = await withStore(loaded, { create: false }, (store) => describeRoutes(loaded.config, store));
       if (opts.json) return void process.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
       const rows = views.map((v) => [
         v.name,
@@ -60,8 +58,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
     .command('pause <name>')
     .description('stop delivering through a route; its messages are held, not failed')
     .action((name: string) =>
-      withStore(async (config, store) => {
-        known(config, name);
+      withRoute(name, async (store) => {
         await pauseRoute(store, name);
         process.stdout.write(`${name}: paused\n`);
       }),
@@ -75,8 +72,7 @@ export function routeCommands(program: Command, global: () => GlobalOptions): vo
       .command(`${verb} <name>`)
       .description(description)
       .action((name: string) =>
-        withStore(async (config, store) => {
-          known(config, name);
+        withRoute(name, async (store) => {
           const released = await activateRoute(store, name);
           process.stdout.write(`${name}: active; ${released} held message${released === 1 ? '' : 's'} queued again\n`);
         }),

@@ -23,7 +23,8 @@ export function isAlive(node: NodeStatus, now: number): boolean {
   return node.stoppedAt === null && now - node.heartbeatAt < SILENT_MS;
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { openStore } from '../../src/queue/open.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, openPostgresStore } from '../helpers/postgres.js';
 import { runCli, spawnRelay, tempDir, writeConfig, type ChildRelay } from '../helpers/relay.js';
 import { until } from '../helpers/sink.js';
 
@@ -118,6 +118,27 @@ describe('a second copy of serve', () => {
     writeFileSync(join(dir, 'data', 'relay365.pid'), `${gone}\n`);
     relay = await spawnRelay(dir);
     await until(() => readFileSync(join(dir, 'data', 'relay365.pid'), 'utf8') === `${relay?.child.pid}\n`, 5000, () => 'pid file not taken over');
+  });
+
+  it('gives the node.name advice only to a node whose name a live node on another host uses on the same PostgreSQL store', async () => {
+    const url = await freshDatabase('cli');
+    const store = await openPostgresStore(url, { node: 'test' });
+    const now = Date.now();
+    await store.heartbeat({ name: 'mx', host: 'relay-b.contoso.example', pid: 4242, version: '0.1.0', startedAt: now }, now);
+    await store.close();
+    const dir = tempDir();
+    writeConfig(dir, { node: { name: 'mx' }, store: url, routes: { keep: { transport: 'capture' } } });
+    const other = await cli(dir, ['serve']);
+    expect(other.code).toBe(69);
+    expect(other.stderr).toMatch(/^relay365: another relay365 node named "mx" is running \(on relay-b\.contoso\.example, pid 4242, last heartbeat \d+ s ago\): every node sharing a store needs its own node\.name; set node\.name \(or RELAY365_NODE__NAME\) on this one\n$/);
+
+    writeConfig(dir, { node: { name: 'here' }, store: url, routes: { keep: { transport: 'capture' } } });
+    relay = await spawnRelay(dir);
+    const elsewhere = tempDir(); // another config, its own data directory, the same store and name
+    writeConfig(elsewhere, { node: { name: 'here' }, store: url, routes: { keep: { transport: 'capture' } } });
+    const same = await cli(elsewhere, ['serve']);
+    expect(same.code).toBe(69);
+    expect(same.stderr).toBe(`relay365: relay365 is already running on this host as node "here" (pid ${relay.child.pid}) on the same store: stop it, or give this one its own node.name (or RELAY365_NODE__NAME)\n`);
   });
 
   it('names a port in use and its key, for a listener and for the console, without starting the sandbox', async () => {

@@ -9,7 +9,7 @@ import { effectiveRoutes } from '../delivery/router.js';
 import { AppDirectory } from '../policy/apps.js';
 import { hashPassword } from '../policy/passwords.js';
 import { newApiToken } from '../policy/api-tokens.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { configLabel, EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { table } from './format.js';
 import { readSecret } from './prompt.js';
 
@@ -21,7 +21,9 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
     .description('each app: how it is recognised, what it may send, its route')
     .option('--json', 'as JSON')
     .action((opts: { json?: boolean }) => {
-      const { config } = loadOrExit(global());
+      const loaded = loadOrExit(global());
+      const { config } = loaded;
+      process.stderr.write(`relay365: config ${configLabel(loaded)}\n`);
       const directory = new AppDirectory(config.apps);
       const apps = Object.keys(config.apps).length ? Object.entries(config.apps) : [['local', directory.get('local')!.config] as const];
       if (opts.json) {

@@ -7,7 +7,7 @@ import { describeStore, openStore, StoreMissing } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
 
 /** sysexits.h codes, as mail software traditionally uses them. */
-export const EXIT = { ok: 0, failure: 1, usage: 64, dataError: 65, noInput: 66, unavailable: 69, software: 70, tempFail: 75, config: 78 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 64, dataError: 65, noInput: 66, unavailable: 69, software: 70, cantCreate: 73, tempFail: 75, config: 78 } as const;
 
 export interface GlobalOptions {
   config?: string;

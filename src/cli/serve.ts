@@ -80,9 +80,12 @@ async function takeDataDir(config: Config): Promise<PidFile> {
   try {
     pidFile = takePidFile(dirname(config.store.path));
   } catch (err) {
-    if (!(err instanceof AlreadyRunning)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(EXIT.unavailable);
+    if (err instanceof AlreadyRunning) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT.unavailable);
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    fail(`cannot write the pid file in ${dirname(config.store.path)} (${code}): relay365 needs its data directory, the folder of store.path, writable`, EXIT.cantCreate);
   }
   const refusal = await firstPortRefusal(config);
   if (refusal) {

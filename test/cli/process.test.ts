@@ -120,6 +120,15 @@ describe('a second copy of serve', () => {
     await until(() => readFileSync(join(dir, 'data', 'relay365.pid'), 'utf8') === `${relay?.child.pid}\n`, 5000, () => 'pid file not taken over');
   });
 
+  it('says in one line when its data directory cannot hold the pid file', async () => {
+    const dir = tempDir();
+    writeConfig(dir, { routes: { keep: { transport: 'capture' } } });
+    writeFileSync(join(dir, 'data'), 'a file where the data directory belongs\n');
+    const res = await cli(dir, ['serve']);
+    expect(res.code).toBe(73);
+    expect(res.stderr).toMatch(new RegExp(`^relay365: cannot write the pid file in ${join(dir, 'data')} \\((EEXIST|ENOTDIR)\\): relay365 needs its data directory, the folder of store\\.path, writable\n$`));
+  });
+
   it('gives the node.name advice only to a node whose name a live node on another host uses on the same PostgreSQL store', async () => {
     const url = await freshDatabase('cli');
     const store = await openPostgresStore(url, { node: 'test' });

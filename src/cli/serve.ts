@@ -32,7 +32,7 @@ export async function serve(options: GlobalOptions): Promise<void> {
   } catch (err) {
     await demo?.stop();
     pidFile.release();
-    // A port taken since the check, or this node's name used by a live node on another host: one line.
+    // A port taken since the check, or this node's name used by a live node on the same store: one line.
     const refusal = listenErrorLine(loaded.config, err) ?? (err instanceof NodeNameTaken ? err.message : null);
     if (refusal) {
       log.flush();
@@ -62,6 +62,7 @@ export async function serve(options: GlobalOptions): Promise<void> {
         process.exit(EXIT.ok);
       })
       .catch((err: unknown) => {
+        pidFile.release();
         log.fatal({ err }, 'shutdown failed');
         log.flush();
         process.exit(EXIT.software);

@@ -12,10 +12,9 @@ import { createApiToken, describeToken, isRefusal } from '../admin/api-tokens.js
 import { CLI_OWNER_PREFIX, isRole } from '../admin/roles.js';
 import { duration } from '../config/fields.js';
 import { hashPassword } from '../policy/passwords.js';
-import { openStore } from '../queue/open.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { EXIT, fail, loadOrExit, withStore as withConfigStore, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
 import { readSecret } from './prompt.js';
 
@@ -25,14 +24,10 @@ const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 export function adminCommands(program: Command, global: () => GlobalOptions): void {
   const admin = program.command('admin').description('admin console users and API tokens');
 
-  const withStore = async <T>(work: (store: Store, config: Config) => Promise<T>): Promise<T> => {
-    const { config } = loadOrExit(global());
-    const store = await openStore(config);
-    try {
-      return await work(store, config);
-    } finally {
-      await store.close();
-    }
+  // A token made before the first start is kept in the store it creates; listing or revoking creates none.
+  const withStore = <T>(work: (store: Store, config: Config) => Promise<T>, create = true): Promise<T> => {
+    const loaded = loadOrExit(global());
+    return withConfigStore(loaded, { create }, (store) => work(store, loaded.config));
   };
 
   admin
@@ -84,7 +79,7 @@ export function adminCommands(program: Command, global: () => GlobalOptions): vo
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
       const now = Date.now();
-      const tokens = await withStore(async (store, config) => (await store.apiTokens()).map((t) => describeToken(t, config.admin, now)));
+      const tokens = await withStore(async (store, config) => (await store.apiTokens()).map((t) => describeToken(t, config.admin, now)), false);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
       if (!tokens.length) return void process.stdout.write('no API tokens\n');
       const rows = tokens.map((t) => [t.name, t.id, t.owner, t.role, ago(t.createdAt, now), ago(t.expiresAt, now), t.lastUsedAt ? ago(t.lastUsedAt, now) : 'never', t.revokedAt ? `revoked ${ago(t.revokedAt, now)}` : t.state]);
@@ -95,7 +90,7 @@ export function adminCommands(program: Command, global: () => GlobalOptions): vo
     .command('revoke <name-or-id>')
     .description('revoke an API token at once (every node refuses it from its next request)')
     .action(async (nameOrId: string) => {
-      const revoked = await withStore((store) => store.revokeApiToken(nameOrId, Date.now()));
+      const revoked = await withStore((store) => store.revokeApiToken(nameOrId, Date.now()), false);
       if (!revoked) fail(`no active API token "${nameOrId}" (relay365 admin token list shows them)`, EXIT.dataError);
       process.stdout.write(`${nameOrId}: revoked\n`);
     });

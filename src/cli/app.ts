@@ -9,7 +9,7 @@ import { effectiveRoutes } from '../delivery/router.js';
 import { AppDirectory } from '../policy/apps.js';
 import { hashPassword } from '../policy/passwords.js';
 import { newApiToken } from '../policy/api-tokens.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { configLabel, EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { loadWithDemo } from './demo.js';
 import { table } from './format.js';
 import { readSecret } from './prompt.js';
@@ -22,7 +22,9 @@ export function appCommands(program: Command, global: () => GlobalOptions): void
     .description('each app: how it is recognised, what it may send, its route')
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const { config } = await loadWithDemo(global());
+      const loaded = await loadWithDemo(global());
+      const { config } = loaded;
+      process.stderr.write(`relay365: config ${configLabel(loaded)}\n`);
       const directory = new AppDirectory(config.apps);
       const apps = Object.keys(config.apps).length ? Object.entries(config.apps) : [['local', directory.get('local')!.config] as const];
       if (opts.json) {

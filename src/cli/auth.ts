@@ -25,9 +25,8 @@ import { signInKey } from '../credentials/sign-in-store.js';
 import { DEVICE_CODE_SECONDS, routeSignIn, type SignedIn } from '../credentials/sign-in.js';
 import { TokenError } from '../credentials/token.js';
 import { createLogger } from '../log.js';
-import { openStore } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
-import { EXIT, fail, loadOrExit, reportConfigError, type GlobalOptions } from './context.js';
+import { EXIT, fail, loadOrExit, openStoreOrExit, reportConfigError, type GlobalOptions } from './context.js';
 import { loadWithDemo } from './demo.js';
 import { ago, table } from './format.js';
 
@@ -44,7 +43,8 @@ function delegatedRoute(config: Config, name: string): DelegatedRoute {
 }
 
 async function login(global: GlobalOptions, name: string, opts: { deviceCode?: boolean; timeout: string }): Promise<void> {
-  const { config } = loadOrExit(global);
+  const loaded = loadOrExit(global);
+  const { config } = loaded;
   const route = delegatedRoute(config, name);
   let key;
   try {
@@ -54,7 +54,8 @@ async function login(global: GlobalOptions, name: string, opts: { deviceCode?: b
     throw e;
   }
   if (key.created) process.stderr.write(`relay365: created the master key file ${config.secrets.keyFile} (key id ${key.keyId}); every node sharing the store needs the same key\n`);
-  const store = await openStore(config);
+  // Signing in before the first start keeps the sign-in in the store it creates.
+  const store = await openStoreOrExit(loaded, { create: true });
   const log = createLogger('error', pino.destination(2));
   const signIn = routeSignIn(route, { store, key, log });
   const abort = new AbortController();
@@ -140,7 +141,8 @@ export function authCommands(program: Command, global: () => GlobalOptions): voi
     .description('per OAuth route: flow, signed-in account, scopes, access-token expiry, last refresh, secret expiry, problems')
     .option('--json', 'as JSON, for scripts and monitoring')
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
-      const { config } = await loadWithDemo(global());
+      const loaded = await loadWithDemo(global());
+      const { config } = loaded;
       if (name !== undefined && !hasOwn(config.routes, name)) fail(`no route "${name}"; routes: ${Object.keys(config.routes).join(', ') || 'none'}`, EXIT.usage);
       let key = null;
       try {
@@ -149,7 +151,7 @@ export function authCommands(program: Command, global: () => GlobalOptions): voi
         if (e instanceof ConfigError) reportConfigError(e);
         throw e;
       }
-      const store = await openStore(config);
+      const store = await openStoreOrExit(loaded, { create: false });
       try {
         const statuses = (await authStatus(config, store, key)).filter((s) => name === undefined || s.route === name);
         if (opts.json) return void out(JSON.stringify(statuses, null, 2));
@@ -163,9 +165,9 @@ export function authCommands(program: Command, global: () => GlobalOptions): voi
     .command('logout <route>')
     .description("forget the route's stored sign-in (every node stops sending as that user)")
     .action(async (name: string) => {
-      const { config } = loadOrExit(global());
-      delegatedRoute(config, name);
-      const store = await openStore(config);
+      const loaded = loadOrExit(global());
+      delegatedRoute(loaded.config, name);
+      const store = await openStoreOrExit(loaded, { create: false });
       try {
         await store.deleteTokenCache(name);
         out(`Route "${name}": the stored sign-in is gone; sign in again with relay365 auth login ${name}.`);

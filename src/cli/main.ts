@@ -26,7 +26,7 @@ import type { GlobalOptions } from './context.js';
 const program = new Command('relay365')
   .description('The relay business applications point at to get their mail into Microsoft 365.')
   .version(relayVersion())
-  .option('-c, --config <file>', 'config file (default: relay365.yaml, or $RELAY365_CONFIG)')
+  .option('-c, --config <file>', 'config file (default: $RELAY365_CONFIG, else ./relay365.yaml, else /etc/relay365/relay365.yaml)')
   .showHelpAfterError();
 
 const global = () => program.opts<GlobalOptions>();

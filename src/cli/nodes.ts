@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import { nodeState, SILENT_MS } from '../queue/heartbeat.js';
-import { describeStore, openStore } from '../queue/open.js';
+import { describeStore } from '../queue/open.js';
 import type { NodeStatus } from '../queue/store.js';
-import { loadOrExit, type GlobalOptions } from './context.js';
+import { loadOrExit, openStoreOrExit, type GlobalOptions } from './context.js';
 import { ago, table } from './format.js';
 
 export { nodeState, type NodeState } from '../queue/heartbeat.js';
@@ -18,8 +18,9 @@ export function nodeCommands(program: Command, global: () => GlobalOptions): voi
     .description('the relay nodes sharing the store: heartbeat, state, messages in delivery')
     .option('--json', 'as JSON, for scripts and monitoring')
     .action(async (opts: { json?: boolean }) => {
-      const { config } = loadOrExit(global());
-      const store = await openStore(config);
+      const loaded = loadOrExit(global());
+      const { config } = loaded;
+      const store = await openStoreOrExit(loaded, { create: false });
       let nodes: NodeStatus[];
       try {
         nodes = await store.nodes();

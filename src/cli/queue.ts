@@ -5,22 +5,11 @@
  */
 import type { Command } from 'commander';
 import { actOn } from '../admin/message-views.js';
-import { openStore } from '../queue/open.js';
 import { State } from '../queue/states.js';
-import type { MessageDetail, MessageKind, Store } from '../queue/store.js';
+import type { MessageDetail, MessageKind } from '../queue/store.js';
 import { formatReply } from '../transports/smtp-reply.js';
-import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
+import { EXIT, fail, loadOrExit, withStore, type GlobalOptions } from './context.js';
 import { ago, clip, iso, size, table } from './format.js';
-
-async function withStore<T>(global: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
-  const { config } = loadOrExit(global);
-  const store = await openStore(config);
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const STATES = Object.values(State);
 const KINDS: readonly MessageKind[] = ['normal', 'dsn', 'notification'];
@@ -46,7 +35,7 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
       if (unknown.length) fail(`unknown state ${unknown.map((s) => `"${s}"`).join(', ')}; states are ${STATES.join(', ')}`, EXIT.usage);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) fail(`--limit expects a positive whole number, got "${opts.limit}"`, EXIT.usage);
-      const messages = await withStore(global(), (store) =>
+      const messages = await withStore(loadOrExit(global()), { create: false }, (store) =>
         store.list({ states: opts.state as State[] | undefined, app: opts.app, ...(kind ? { kind } : {}), sender: opts.sender, recipient: opts.recipient, before: opts.before, limit }),
       );
       if (opts.json) return void process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
@@ -68,7 +57,7 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
     .description('one message: envelope, recipients and every attempt')
     .option('--json', 'as JSON, for scripts')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const message = await withStore(global(), (store) => store.get(id));
+      const message = await withStore(loadOrExit(global()), { create: false }, (store) => store.get(id));
       if (!message) fail(`no message ${id} in the queue`, EXIT.dataError);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
       process.stdout.write(describe(message));
@@ -80,7 +69,8 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
       .description(description)
       .action(async (ids: string[]) => {
         // The same actions, and words, as the console's (admin/message-views.ts).
-        const results = await withStore(global(), (store) => actOn(store, ids, action, 'an admin'));
+        // No store, no message to act on: it is not created here either.
+        const results = await withStore(loadOrExit(global()), { create: false }, (store) => actOn(store, ids, action, 'an admin'));
         for (const r of results) {
           if (r.ok) process.stdout.write(`${r.id}: ${r.state ?? 'deleted'}\n`);
           else process.stderr.write(`${r.id}: ${r.error}\n`);

@@ -26,7 +26,7 @@
  * relay that is not on this host. Cron runs this as a user who may read neither the master key
  * nor the routes' secret files, so of the config's secrets only sendmail.password is resolved.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import nodemailer from 'nodemailer';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
@@ -35,7 +35,6 @@ import { ADDRESS, envelopeFromHeaders } from '../mime/envelope-headers.js';
 import { EXIT, reportConfigError } from './context.js';
 
 export const EX_NOUSER = 67;
-const SYSTEM_CONFIG = '/etc/relay365/relay365.yaml';
 
 export interface SendmailOptions {
   fromHeaders: boolean;
@@ -100,10 +99,9 @@ export function parseSendmailArgs(args: string[], config?: string): SendmailOpti
 }
 
 function loadFor(options: SendmailOptions): LoadedConfig {
-  const path = options.config ?? process.env.RELAY365_CONFIG ?? (!existsSync('relay365.yaml') && existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
   try {
     // The only secret sendmail needs; the others stay unread (their files, the master key).
-    return loadConfig({ path, secrets: ['sendmail.password'] });
+    return loadConfig({ ...(options.config ? { path: options.config } : {}), secrets: ['sendmail.password'] });
   } catch (err) {
     if (err instanceof ConfigError) reportConfigError(err);
     throw err;

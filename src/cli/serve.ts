@@ -1,4 +1,9 @@
-/** `relay365 serve`: run the relay until SIGTERM or SIGINT, then shut down gracefully and exit 0. */
+/**
+ * `relay365 serve`: run the relay until SIGTERM or SIGINT, then shut down gracefully and exit 0.
+ * Before anything starts (the demo's sandbox included) it takes the data directory's pid file
+ * and tries its ports, so a second copy, or a port another program holds, is one plain line.
+ */
+import { dirname } from 'node:path';
 import { createLogger } from '../log.js';
 import { startRelay } from '../relay.js';
 import { describeStore } from '../queue/open.js';
@@ -7,11 +12,15 @@ import { loadConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { RunningRelay } from '../relay.js';
 import type { Config } from '../config/schema.js';
-import { loadOrExit, reportConfigError, EXIT, type GlobalOptions } from './context.js';
+import { NodeNameTaken } from '../queue/heartbeat.js';
+import { fail, loadOrExit, reportConfigError, EXIT, type GlobalOptions } from './context.js';
 import { startDemo, DEMO_ROUTE, type Demo } from './demo.js';
+import { AlreadyRunning, takePidFile, type PidFile } from './pid-file.js';
+import { firstPortRefusal, listenErrorLine } from './ports.js';
 
 export async function serve(options: GlobalOptions): Promise<void> {
   const loaded = loadOrExit(options);
+  const pidFile = await takeDataDir(loaded.config);
   const log = createLogger(loaded.config.log);
   for (const warning of loaded.warnings) log.warn(warning);
   log.info({ config: loaded.file ?? '(none: defaults)', store: describeStore(loaded.config), node: loaded.config.node.name }, 'relay365 starting');
@@ -23,6 +32,13 @@ export async function serve(options: GlobalOptions): Promise<void> {
     demo?.record();
   } catch (err) {
     await demo?.stop();
+    pidFile.release();
+    // A port taken since the check, or this node's name used by a live node on the same store: one line.
+    const refusal = listenErrorLine(loaded.config, err) ?? (err instanceof NodeNameTaken ? err.message : null);
+    if (refusal) {
+      log.flush();
+      fail(refusal, EXIT.unavailable);
+    }
     // A configuration problem found while starting (the master key): the admin's words, no stack trace.
     if (err instanceof ConfigError) {
       log.fatal({ problems: err.problems }, 'relay365 could not start: the configuration has a problem');
@@ -42,10 +58,12 @@ export async function serve(options: GlobalOptions): Promise<void> {
       .stop()
       .then(() => demo?.stop())
       .then(() => {
+        pidFile.release();
         log.flush();
         process.exit(EXIT.ok);
       })
       .catch((err: unknown) => {
+        pidFile.release();
         log.fatal({ err }, 'shutdown failed');
         log.flush();
         process.exit(EXIT.software);
@@ -56,6 +74,27 @@ export async function serve(options: GlobalOptions): Promise<void> {
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** This process's hold on the data directory and its ports, or one line saying who has them, and exit 69. */
+async function takeDataDir(config: Config): Promise<PidFile> {
+  let pidFile: PidFile;
+  try {
+    pidFile = takePidFile(dirname(config.store.path));
+  } catch (err) {
+    if (err instanceof AlreadyRunning) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT.unavailable);
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    fail(`cannot write the pid file in ${dirname(config.store.path)} (${code}): relay365 needs its data directory, the folder of store.path, writable`, EXIT.cantCreate);
+  }
+  const refusal = await firstPortRefusal(config);
+  if (refusal) {
+    pidFile.release();
+    fail(refusal, EXIT.unavailable);
+  }
+  return pidFile;
 }
 
 /**

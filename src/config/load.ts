@@ -1,7 +1,9 @@
 /**
- * Loading the configuration: the YAML file (relay365.yaml, or --config / RELAY365_CONFIG),
- * then RELAY365_* environment overrides, then validation. Any mistake stops start-up with
- * every problem listed as "<file or variable>: <key path>: <what is wrong>".
+ * Loading the configuration: the YAML file (findConfig: --config, RELAY365_CONFIG,
+ * ./relay365.yaml, then the installed /etc/relay365/relay365.yaml), then RELAY365_*
+ * environment overrides, then validation. Any mistake stops start-up with every problem
+ * listed as "<file or variable>: <key path>: <what is wrong>". `serve` and every other
+ * command load it here, so a command run by hand sees the relay the service runs.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -26,6 +28,79 @@ export { ConfigError } from './problems.js';
 
 export const DEFAULT_CONFIG_FILE = 'relay365.yaml';
 
+/**
+ * Where packaging/relay365.service installs relay365: the config it names, the environment it
+ * gives the relay (the queue and the master key in the state directory, whatever relative paths
+ * the file has) and the file of secrets it reads. A command run by hand with that config gets
+ * the same, or it would look for the queue in /etc/relay365/data.
+ */
+export const INSTALLED: InstalledLayout = {
+  config: '/etc/relay365/relay365.yaml',
+  envFile: '/etc/relay365/relay365.env',
+  env: { RELAY365_STORE__PATH: '/var/lib/relay365/relay365.db', RELAY365_SECRETS__KEYFILE: '/var/lib/relay365/master.key' },
+};
+
+export interface InstalledLayout {
+  config: string;
+  envFile: string;
+  env: Readonly<Record<string, string>>;
+}
+
+export interface ConfigLocation {
+  /** Absolute path of the file, or null: none found, defaults apply (paths relative to the working directory). */
+  file: string | null;
+  /** How the file was named in messages: as given, or its path. */
+  label: string;
+  /** Named by --config or RELAY365_CONFIG: it must exist. */
+  requested: boolean;
+  /** The packaging's config: the service's environment applies too (INSTALLED). */
+  installed: boolean;
+}
+
+/** The one search every command makes: --config, RELAY365_CONFIG, ./relay365.yaml, the installed config. */
+export function findConfig(options: LoadOptions = {}): ConfigLocation {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const layout = options.installed ?? INSTALLED;
+  const requested = options.path ?? env.RELAY365_CONFIG;
+  const at = (label: string, file: string, named: boolean): ConfigLocation => ({ file, label, requested: named, installed: file === resolve(layout.config) });
+  if (requested) return at(requested, resolve(cwd, requested), true);
+  const local = resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (existsSync(local)) return at(DEFAULT_CONFIG_FILE, local, false);
+  if (existsSync(layout.config)) return at(layout.config, resolve(layout.config), false);
+  return { file: null, label: DEFAULT_CONFIG_FILE, requested: false, installed: false };
+}
+
+/**
+ * The environment the service runs with, for the installed config: the unit's Environment=,
+ * then its EnvironmentFile (KEY=VALUE lines; unreadable for a user other than root, then
+ * skipped: secrets a command needs are then reported missing by name), then this process's.
+ */
+function installedEnv(layout: InstalledLayout, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  let fromFile: Record<string, string> = {};
+  try {
+    fromFile = parseEnvFile(readFileSync(layout.envFile, 'utf8'));
+  } catch {
+    // Missing (EnvironmentFile=- makes it optional) or not readable by this user.
+  }
+  return { ...layout.env, ...fromFile, ...env };
+}
+
+/** systemd's EnvironmentFile syntax, as far as secrets need it: comments, KEY=VALUE, optional quotes. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const value = match[2] as string;
+    const quoted = /^(["'])(.*)\1$/.exec(value);
+    vars[match[1] as string] = quoted ? (quoted[2] as string) : value;
+  }
+  return vars;
+}
+
 export interface LoadedConfig {
   config: Config;
   /** The file read, or null when none exists and defaults (plus environment) apply. */
@@ -45,6 +120,8 @@ export interface LoadedConfig {
   placeholders: Placeholder[];
   /** Things that work but deserve the admin's attention (a key file others can read, the two above). */
   warnings: string[];
+  /** The packaging's config, read with the service's environment (INSTALLED). */
+  installed: boolean;
 }
 
 export interface LoadOptions {
@@ -60,6 +137,8 @@ export interface LoadOptions {
   secrets?: readonly string[];
   /** Report secret references that cannot be resolved (unresolvableRefs) instead of refusing the config. */
   tolerateSecrets?: boolean;
+  /** Where the packaging installs relay365 (INSTALLED); tests give another. */
+  installed?: InstalledLayout;
 }
 
 let cachedJsonSchema: Record<string, unknown> | undefined;
@@ -70,18 +149,18 @@ export function configJsonSchema(): Record<string, unknown> {
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
-  const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const requested = options.path ?? env.RELAY365_CONFIG;
-  const label = requested ?? DEFAULT_CONFIG_FILE;
-  const file = resolve(cwd, label);
+  const location = findConfig(options);
+  const env = location.installed ? installedEnv(options.installed ?? INSTALLED, options.env ?? process.env) : (options.env ?? process.env);
+  const { label } = location;
+  const file = location.file ?? resolve(cwd, label);
 
   let input: Record<string, unknown> = {};
   let found = false;
   if (existsSync(file)) {
     input = readYaml(file, label);
     found = true;
-  } else if (requested) {
+  } else if (location.requested) {
     throw new ConfigError([`${label}: the config file does not exist (looked for ${file})`]);
   }
 
@@ -119,7 +198,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const plaintext = plaintextSecrets(plainInFile, overrides, fileLabel);
   const placeholders = placeholderIds(config, (key) => overrides.find((o) => o.path.join('.') === key)?.variable ?? fileLabel);
   const warnings = [...(key?.warnings ?? []), ...(plaintextStore ? [plaintextStore] : []), ...plaintext.map((p) => p.warning), ...placeholders.map((p) => p.warning)];
-  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, unresolvableRefs: refs.unresolvable, plaintextSecrets: plaintext, placeholders, warnings };
+  return { config, file: found ? file : null, input, overrides, secretRefs: refs.resolved, unresolvedRefs: refs.left, unresolvableRefs: refs.unresolvable, plaintextSecrets: plaintext, placeholders, warnings, installed: location.installed };
 }
 
 function readYaml(file: string, label: string): Record<string, unknown> {

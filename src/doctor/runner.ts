@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import { own } from '../config/own.js';
 import { delegatedRouteNames } from '../credentials/sign-in-store.js';
 import type { SignInStore } from '../credentials/providers.js';
-import { openStore } from '../queue/open.js';
+import { openStore, StoreMissing } from '../queue/open.js';
 import type { Store } from '../queue/store.js';
 import { reportOk, skipped, type CheckResult, type DoctorReport, type RouteReport } from './check.js';
 import { configChecks, secretChecks, unresolvedOf } from './config-and-secrets.js';
@@ -72,8 +72,12 @@ async function openSignIns(config: Config, names: string[]): Promise<{ store: St
   if (!names.some((n) => delegated.has(n))) return null;
   const key = readMasterKey({ env: process.env, keyFile: config.secrets.keyFile });
   if (!key) return null;
-  const store = await openStore(config);
-  return { store, signIns: { store, key } };
+  // Without a store nobody has signed in either; the doctor creates none.
+  const store = await openStore(config, undefined, { create: false }).catch((err: unknown) => {
+    if (err instanceof StoreMissing) return null;
+    throw err;
+  });
+  return store && { store, signIns: { store, key } };
 }
 
 async function routeChecks(ctx: DoctorContext, loaded: LoadedConfig, name: string, sendTo: string | undefined, signIns: SignInStore | undefined): Promise<CheckResult[]> {

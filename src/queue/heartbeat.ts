@@ -23,7 +23,8 @@ export function isAlive(node: NodeStatus, now: number): boolean {
   return node.stoppedAt === null && now - node.heartbeatAt < SILENT_MS;
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -59,9 +60,12 @@ export class NodePresence {
     // The same name on this host whose process is gone is this node's own earlier life (a crash, a restart).
     const earlierLife = same && same.host === this.info.host && (same.pid === this.info.pid || !processExists(same.pid));
     if (same && isAlive(same, now) && !earlierLife) {
+      // The same data directory is refused before (serve's pid file): on this host it is another config on the same store.
       throw new NodeNameTaken(
-        `another relay365 node named "${same.name}" is running (on ${same.host}, pid ${same.pid}, last heartbeat ${Math.round((now - same.heartbeatAt) / 1000)} s ago): ` +
-          'every node sharing a store needs its own node.name; set node.name (or RELAY365_NODE__NAME) on this one',
+        same.host === this.info.host
+          ? `relay365 is already running on this host as node "${same.name}" (pid ${same.pid}) on the same store: stop it, or give this one its own node.name (or RELAY365_NODE__NAME)`
+          : `another relay365 node named "${same.name}" is running (on ${same.host}, pid ${same.pid}, last heartbeat ${Math.round((now - same.heartbeatAt) / 1000)} s ago): ` +
+              'every node sharing a store needs its own node.name; set node.name (or RELAY365_NODE__NAME) on this one',
       );
     }
     await this.store.heartbeat(this.info, now);

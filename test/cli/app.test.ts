@@ -1,5 +1,6 @@
 /** `relay365 app passwd|list`: the hash goes into the config; the password is never printed. */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/policy/passwords.js';
 import { CLI, tempDir, writeConfig } from '../helpers/relay.js';
@@ -52,6 +53,7 @@ describe('relay365 app', () => {
     const dir = tempDir();
     writeConfig(dir, { apps: { sap: { networks: ['10.1.20.0/24', '2001:db8::/32'], senders: ['*@contoso.example'] } }, routes: { up: { transport: 'capture' } } });
     const out = await run(dir, ['app', 'list']);
+    expect(out.stderr).toBe(`relay365: config ${join(dir, 'relay365.yaml')}\n`); // which config, as every command says
     expect(out.stdout).toMatch(/^sap +from 10\.1\.20\.0\/24, 2001:db8::\/32 +\*@contoso\.example +up$/m);
   });
 });

@@ -2,7 +2,7 @@
  * The relay365 command as an admin runs it: the built CLI in a child process, on the same
  * store a running relay uses.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,6 +107,11 @@ describe('relay365 route', () => {
       },
       routing: { default: 'upstream' },
     });
+    const unstarted = await cli(dir, ['route', 'list']); // no store yet: the config's routes, and looking creates none
+    expect(unstarted.stdout).toMatch(/^upstream +smarthost +not started$/m);
+    expect(existsSync(join(dir, 'data'))).toBe(false);
+    expect((await cli(dir, ['route', 'pause', 'upstream'])).code).toBe(0); // pausing before the first start does
+    expect((await cli(dir, ['route', 'resume', 'upstream'])).code).toBe(0);
     const list = await cli(dir, ['route', 'list']);
     expect(list.stdout).toMatch(/^ROUTE +TRANSPORT +STATE/m);
     expect(list.stdout).toMatch(/^legacy +smtp-basic +active .* 0\/30 per min, 0\/10000 rcpts\/day +0\/3$/m);
@@ -170,9 +175,10 @@ describe('relay365 queue and send-test', () => {
 
     const cancel = await cli(dir, ['queue', 'cancel', id]);
     expect(cancel.code).toBe(1);
-    expect(cancel.stderr).toBe(`${id}: cannot cancel a message that is delivered\n`);
+    const header = `relay365: config ${join(dir, 'relay365.yaml')}; store SQLite ${join(dir, 'data', 'relay365.db')}\n`;
+    expect(cancel.stderr).toBe(`${header}${id}: cannot cancel a message that is delivered\n`);
     expect((await cli(dir, ['queue', 'delete', id])).stdout).toBe(`${id}: deleted\n`);
-    expect((await cli(dir, ['queue', 'show', id])).stderr).toBe(`relay365: no message ${id} in the queue\n`);
+    expect((await cli(dir, ['queue', 'show', id])).stderr).toBe(`${header}relay365: no message ${id} in the queue\n`);
   });
 
   it('queue list refuses an unknown state with the list of states', async () => {

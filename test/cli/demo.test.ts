@@ -106,7 +106,7 @@ describe('npm start with no config: the demo route, which every command sees', (
 describe('the demo route while relay365 is not running', () => {
   it('is listed, and the doctor says to start relay365 first instead of passing with 0 routes', async () => {
     const dir = tempDir();
-    expect((await runCli(dir, ['route', 'list'])).stdout).toMatch(/^sandbox +graph +active /m);
+    expect((await runCli(dir, ['route', 'list'])).stdout).toMatch(/^sandbox +graph +not started$/m);
     const doctor = await runCli(dir, ['doctor', '--json']);
     expect(doctor.code).toBe(1);
     const report = JSON.parse(doctor.stdout) as { routes: { route: string; checks: { status: string; fix: string | null }[] }[] };

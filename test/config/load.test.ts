@@ -2,10 +2,10 @@
  * Configuration mistakes, each with the message an admin reads: the file (or the variable),
  * the key path, and what is wrong.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, INSTALLED, loadConfig } from '../../src/config/load.js';
 import { tempDir } from '../helpers/relay.js';
 
 function problemsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -131,6 +131,31 @@ describe('config loading', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'relay365.yaml'), `listeners:\n  public: {host: 0.0.0.0, restricted: false}\napps:\n  erp: {auth: {passwordHash: "${hash}"}}\n`);
     expect(loadConfig({ path: 'relay365.yaml', cwd: dir, env: {} }).config.listeners.public?.restricted).toBe(false);
+  });
+
+  it('finds the installed config after ./relay365.yaml, read with the service\'s environment and env file, as packaging/relay365.service runs it', () => {
+    const etc = tempDir();
+    const elsewhere = tempDir();
+    const installed = { config: join(etc, 'relay365.yaml'), envFile: join(etc, 'relay365.env'), env: { RELAY365_STORE__PATH: '/var/lib/relay365/relay365.db', RELAY365_SECRETS__KEYFILE: '/var/lib/relay365/master.key' } };
+    writeFileSync(installed.config, 'store: {path: data/queue.db}\nroutes:\n  m365: {transport: smarthost, host: smtp.contoso.example, auth: {user: relay@contoso.example, pass: "env:SMTP_PASS"}}\n');
+    writeFileSync(installed.envFile, '# secrets for env: references\nSMTP_PASS="x-from-the-env-file"\n');
+    const loaded = loadConfig({ cwd: elsewhere, env: {}, installed });
+    expect(loaded.file).toBe(installed.config);
+    expect(loaded.installed).toBe(true);
+    expect(loaded.config.store.path).toBe('/var/lib/relay365/relay365.db');
+    expect(loaded.config.secrets.keyFile).toBe('/var/lib/relay365/master.key');
+    expect((loaded.config.routes.m365 as { auth: { pass: string } }).auth.pass).toBe('x-from-the-env-file');
+    // ./relay365.yaml comes first, and RELAY365_CONFIG before both.
+    writeFileSync(join(elsewhere, 'relay365.yaml'), '');
+    expect(loadConfig({ cwd: elsewhere, env: {}, installed })).toMatchObject({ file: join(elsewhere, 'relay365.yaml'), installed: false });
+    expect(loadConfig({ cwd: etc, env: { RELAY365_CONFIG: installed.config }, installed }).config.store.path).toBe('/var/lib/relay365/relay365.db');
+  });
+
+  it('knows the layout packaging/relay365.service installs', () => {
+    const unit = readFileSync(join(import.meta.dirname, '../../packaging/relay365.service'), 'utf8');
+    expect(unit).toContain(`Environment=RELAY365_CONFIG=${INSTALLED.config}\n`);
+    expect(unit).toContain(`EnvironmentFile=-${INSTALLED.envFile}\n`);
+    for (const [name, value] of Object.entries(INSTALLED.env)) expect(unit).toContain(`Environment=${name}=${value}\n`);
   });
 
   it('takes the path from RELAY365_CONFIG', () => {

@@ -239,6 +239,12 @@ export const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** Whether relay365 ever created its tables here (a command that only reads creates none). */
+export async function hasSchema(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ found: string | null }>("SELECT to_regclass('schema_version')::text AS found");
+  return rows[0]?.found != null;
+}
+
 export async function migrate(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   let failed: Error | undefined;

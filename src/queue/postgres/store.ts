@@ -55,7 +55,9 @@ import { forgetUpload, openChunkedBody, PostgresBodyWriter, type ChunkedBody } f
 import { createPool, transaction } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import { expire, purge } from './maintenance.js';
-import { migrate } from './migrations.js';
+import { hasSchema, migrate } from './migrations.js';
+import { StoreMissing } from '../store-missing.js';
+import { maskStoreUrl } from '../../config/store-url.js';
 import { PostgresIdempotency } from './idempotency.js';
 import { PostgresNodes, PostgresTokens } from './nodes-and-tokens.js';
 import { PostgresQueries } from './queries.js';
@@ -124,9 +126,10 @@ export class PostgresStore implements Store {
   private closed = false;
 
   /** Connects and brings the schema up to date (waiting while another node does). */
-  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+  static async open(options: PostgresStoreOptions & { create?: boolean }): Promise<PostgresStore> {
     const store = new PostgresStore(options);
     try {
+      if (options.create === false && !(await hasSchema(store.pool))) throw new StoreMissing(`the database ${maskStoreUrl(options.url)} has no relay365 tables`);
       await migrate(store.pool);
     } catch (err) {
       await store.close();

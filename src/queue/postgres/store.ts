@@ -47,6 +47,9 @@ import type {
   IdempotencyClaim,
   IdempotencyRequest,
   IdempotentAnswer,
+  Bounce,
+  BounceOutcome,
+  BounceTarget,
 } from '../store.js';
 import { params } from '../sqlite/rows.js';
 import { act, releaseHeld } from './actions.js';
@@ -57,6 +60,7 @@ import { GroupCommit } from './group-commit.js';
 import { expire, purge } from './maintenance.js';
 import { migrate } from './migrations.js';
 import { PostgresIdempotency } from './idempotency.js';
+import { PostgresBounces } from './bounces.js';
 import { PostgresNodes, PostgresTokens } from './nodes-and-tokens.js';
 import { PostgresQueries } from './queries.js';
 import { PostgresAdminAuth } from './admin-auth.js';
@@ -121,6 +125,7 @@ export class PostgresStore implements Store {
   private readonly tokens: PostgresTokens;
   private readonly adminAuth: PostgresAdminAuth;
   private readonly idempotency: PostgresIdempotency;
+  private readonly bounces: PostgresBounces;
   private closed = false;
 
   /** Connects and brings the schema up to date (waiting while another node does). */
@@ -150,6 +155,7 @@ export class PostgresStore implements Store {
     this.tokens = new PostgresTokens(this.pool);
     this.adminAuth = new PostgresAdminAuth(this.pool);
     this.idempotency = new PostgresIdempotency(this.pool);
+    this.bounces = new PostgresBounces(this.pool);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -360,6 +366,22 @@ export class PostgresStore implements Store {
 
   releaseIdempotencyKey(key: string): Promise<void> {
     return this.idempotency.release(key);
+  }
+
+  recipientsByMessageIdHeader(header: string): Promise<BounceTarget[]> {
+    return this.bounces.recipientsByMessageIdHeader(header);
+  }
+
+  bounce(b: Bounce): Promise<BounceOutcome> {
+    return this.bounces.bounce(b);
+  }
+
+  takeBounceTurn(route: string, node: string, now: number, leaseMs: number): Promise<{ watermark: string | null } | null> {
+    return this.bounces.takeBounceTurn(route, node, now, leaseMs);
+  }
+
+  saveBounceWatermark(route: string, node: string, watermark: string): Promise<void> {
+    return this.bounces.saveBounceWatermark(route, node, watermark);
   }
 
   async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {

@@ -39,6 +39,19 @@ export interface BounceStore {
    * another node holds it. Returns how far the route's mailbox was read (null: never).
    */
   takeBounceTurn(route: string, node: string, now: number, leaseMs: number): Promise<{ watermark: string | null } | null>;
-  /** Records how far `node` has read `route`'s mailbox (a Graph receivedDateTime), while it holds the turn. */
-  saveBounceWatermark(route: string, node: string, watermark: string): Promise<void>;
+  /**
+   * Records, while `node` holds the turn, how far it has read `route`'s mailbox (a Graph
+   * receivedDateTime; unchanged when absent) and what stops it reading (null: nothing).
+   */
+  recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void>;
+  /** Every route's reader as last recorded: `relay365 queue show` says when bounces are not read. */
+  bounceReaders(): Promise<BounceReader[]>;
+}
+
+export interface BounceReader {
+  route: string;
+  node: string;
+  watermark: string | null;
+  /** Why the mailbox cannot be read (no Mail.Read…), in the reader's words; null when it can. */
+  problem: string | null;
 }

@@ -62,11 +62,16 @@ export function storeContractBounces(context: () => Context) {
     const now = Date.now();
     expect(await store.takeBounceTurn('m365', 'node-a', now, 60_000)).toEqual({ watermark: null });
     expect(await other.takeBounceTurn('m365', 'node-b', now + 1000, 60_000)).toBeNull();
-    await store.saveBounceWatermark('m365', 'node-a', '2026-12-04T05:00:00Z');
-    await other.saveBounceWatermark('m365', 'node-b', '2030-01-01T00:00:00Z'); // not its turn: ignored
+    await store.recordBounceRead('m365', 'node-a', { watermark: '2026-12-04T05:00:00Z', problem: null });
+    await other.recordBounceRead('m365', 'node-b', { watermark: '2030-01-01T00:00:00Z', problem: null }); // not its turn: ignored
     expect(await store.takeBounceTurn('m365', 'node-a', now + 2000, 60_000)).toEqual({ watermark: '2026-12-04T05:00:00Z' });
     expect(await other.takeBounceTurn('m365', 'node-b', now + 63_000, 60_000)).toEqual({ watermark: '2026-12-04T05:00:00Z' });
     expect(await store.takeBounceTurn('m365', 'node-a', now + 64_000, 60_000)).toBeNull();
     expect(await store.takeBounceTurn('other', 'node-a', now, 60_000)).toEqual({ watermark: null });
+    await store.recordBounceRead('other', 'node-a', { problem: 'Graph answered 403 ErrorAccessDenied: no Mail.Read' });
+    expect(await other.bounceReaders()).toEqual([
+      { route: 'm365', node: 'node-b', watermark: '2026-12-04T05:00:00Z', problem: null },
+      { route: 'other', node: 'node-a', watermark: null, problem: 'Graph answered 403 ErrorAccessDenied: no Mail.Read' },
+    ]);
   });
 }

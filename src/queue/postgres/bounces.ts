@@ -1,7 +1,7 @@
 /** Bounces in PostgreSQL (store-bounces.ts): as in SQLite, with the message row locked first, as admin actions do. */
 import type pg from 'pg';
 import { BOUNCE, stateAfterAttempt, type RecipientState } from '../states.js';
-import type { Bounce, BounceOutcome, BounceTarget } from '../store-bounces.js';
+import type { Bounce, BounceOutcome, BounceReader, BounceTarget } from '../store-bounces.js';
 import type { MessageRow } from '../sqlite/rows.js';
 import { transaction } from './connection.js';
 import { SQL as MAIN } from './sql.js';
@@ -19,7 +19,8 @@ const SQL = {
       ON CONFLICT (route) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until
       WHERE bounce_readers.node = EXCLUDED.node OR bounce_readers.lease_until < $4
       RETURNING watermark`,
-  saveWatermark: `UPDATE bounce_readers SET watermark = $1 WHERE route = $2 AND node = $3`,
+  recordRead: `UPDATE bounce_readers SET watermark = coalesce($1, watermark), problem = $2 WHERE route = $3 AND node = $4`,
+  readers: `SELECT route, node, watermark, problem FROM bounce_readers ORDER BY route`,
 } as const;
 
 export class PostgresBounces {
@@ -52,7 +53,11 @@ export class PostgresBounces {
     return rows[0] ? { watermark: rows[0].watermark } : null;
   }
 
-  async saveBounceWatermark(route: string, node: string, watermark: string): Promise<void> {
-    await this.pool.query(SQL.saveWatermark, [watermark, route, node]);
+  async recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void> {
+    await this.pool.query(SQL.recordRead, [read.watermark ?? null, read.problem, route, node]);
+  }
+
+  async bounceReaders(): Promise<BounceReader[]> {
+    return (await this.pool.query<BounceReader>(SQL.readers)).rows;
   }
 }

@@ -248,7 +248,8 @@ export const MIGRATIONS: string[] = [
     route text PRIMARY KEY,
     node text NOT NULL,
     lease_until bigint NOT NULL,
-    watermark text
+    watermark text,
+    problem text
   );
   `,
 ];

@@ -49,6 +49,7 @@ import type {
   IdempotentAnswer,
   Bounce,
   BounceOutcome,
+  BounceReader,
   BounceTarget,
 } from '../store.js';
 import { params } from '../sqlite/rows.js';
@@ -380,8 +381,12 @@ export class PostgresStore implements Store {
     return this.bounces.takeBounceTurn(route, node, now, leaseMs);
   }
 
-  saveBounceWatermark(route: string, node: string, watermark: string): Promise<void> {
-    return this.bounces.saveBounceWatermark(route, node, watermark);
+  recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void> {
+    return this.bounces.recordBounceRead(route, node, read);
+  }
+
+  bounceReaders(): Promise<BounceReader[]> {
+    return this.bounces.bounceReaders();
   }
 
   async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {

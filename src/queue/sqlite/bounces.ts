@@ -1,7 +1,7 @@
 /** Bounces in SQLite (store-bounces.ts): recipients found by Message-ID, marked bounced, and the readers' turns. */
 import type Database from 'better-sqlite3';
 import { BOUNCE, stateAfterAttempt, type RecipientState, type State } from '../states.js';
-import type { Bounce, BounceOutcome, BounceTarget } from '../store-bounces.js';
+import type { Bounce, BounceOutcome, BounceReader, BounceTarget } from '../store-bounces.js';
 
 const SQL = {
   byHeader: `SELECT r.message_id, r.idx, r.address, r.state, r.route FROM messages m INDEXED BY messages_message_id_header
@@ -17,7 +17,8 @@ const SQL = {
       ON CONFLICT (route) DO UPDATE SET node = excluded.node, lease_until = excluded.lease_until
       WHERE bounce_readers.node = excluded.node OR bounce_readers.lease_until < ?
       RETURNING watermark`,
-  saveWatermark: `UPDATE bounce_readers SET watermark = ? WHERE route = ? AND node = ?`,
+  recordRead: `UPDATE bounce_readers SET watermark = coalesce(?, watermark), problem = ? WHERE route = ? AND node = ?`,
+  readers: `SELECT route, node, watermark, problem FROM bounce_readers ORDER BY route`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
@@ -58,7 +59,11 @@ export class SqliteBounces {
     return row ? { watermark: row.watermark } : null;
   }
 
-  saveBounceWatermark(route: string, node: string, watermark: string): void {
-    this.sql.saveWatermark.run(watermark, route, node);
+  recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): void {
+    this.sql.recordRead.run(read.watermark ?? null, read.problem, route, node);
+  }
+
+  bounceReaders(): BounceReader[] {
+    return this.sql.readers.all() as BounceReader[];
   }
 }

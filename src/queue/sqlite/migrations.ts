@@ -228,7 +228,8 @@ export const MIGRATIONS: string[] = [
     route TEXT PRIMARY KEY,
     node TEXT NOT NULL,
     lease_until INTEGER NOT NULL,
-    watermark TEXT
+    watermark TEXT,
+    problem TEXT
   );
   `,
 ];

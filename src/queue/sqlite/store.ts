@@ -37,6 +37,7 @@ import type {
   IdempotentAnswer,
   Bounce,
   BounceOutcome,
+  BounceReader,
   BounceTarget,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
@@ -378,8 +379,12 @@ export class SqliteStore extends SqliteSharedStore implements Store {
     return this.bounces.takeBounceTurn(route, node, now, leaseMs);
   }
 
-  async saveBounceWatermark(route: string, node: string, watermark: string): Promise<void> {
-    this.bounces.saveBounceWatermark(route, node, watermark);
+  async recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void> {
+    this.bounces.recordBounceRead(route, node, read);
+  }
+
+  async bounceReaders(): Promise<BounceReader[]> {
+    return this.bounces.bounceReaders();
   }
 }
 

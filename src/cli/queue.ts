@@ -4,7 +4,9 @@
  * `list` and `show` speak --json for scripts.
  */
 import type { Command } from 'commander';
-import { actOn } from '../admin/message-views.js';
+import { actOn, bounceNote } from '../admin/message-views.js';
+import type { Config } from '../config/schema.js';
+import { effectiveRoutes } from '../delivery/router.js';
 import { openStore } from '../queue/open.js';
 import { State } from '../queue/states.js';
 import type { MessageDetail, MessageKind, Store } from '../queue/store.js';
@@ -12,11 +14,11 @@ import { formatReply } from '../transports/smtp-reply.js';
 import { EXIT, fail, loadOrExit, type GlobalOptions } from './context.js';
 import { ago, clip, iso, size, table } from './format.js';
 
-async function withStore<T>(global: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(global: GlobalOptions, work: (store: Store, config: Config) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(global);
   const store = await openStore(config);
   try {
-    return await work(store);
+    return await work(store, config);
   } finally {
     await store.close();
   }
@@ -68,10 +70,13 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
     .description('one message: envelope, recipients and every attempt')
     .option('--json', 'as JSON, for scripts')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const message = await withStore(global(), (store) => store.get(id));
-      if (!message) fail(`no message ${id} in the queue`, EXIT.dataError);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
-      process.stdout.write(describe(message));
+      const found = await withStore(global(), async (store, config) => {
+        const message = await store.get(id);
+        return message ? { message, note: bounceNote(message, effectiveRoutes(config), await store.bounceReaders()) } : null;
+      });
+      if (!found) fail(`no message ${id} in the queue`, EXIT.dataError);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...found.message, bounceNote: found.note }, null, 2)}\n`);
+      process.stdout.write(describe(found.message, found.note));
     });
 
   const act = (action: 'retry' | 'cancel' | 'delete', description: string) =>
@@ -92,7 +97,7 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
   act('delete', 'remove from the store, body included');
 }
 
-function describe(m: MessageDetail): string {
+function describe(m: MessageDetail, note: string | null): string {
   const lines = [
     `Message ${m.id}: ${m.state}${m.kind !== 'normal' ? ` — ${m.kind === 'dsn' ? 'a DSN relay365 wrote to a sender' : 'a notification to the admins'}` : ''}`,
     `  kind       ${m.kind}`,
@@ -107,8 +112,10 @@ function describe(m: MessageDetail): string {
   lines.push('', 'Recipients:');
   for (const r of m.recipientDetails) {
     lines.push(`  <${r.address}>  ${r.state}${r.route ? ` via ${r.route}` : ''}${r.reply ? `  ${formatReply(r.reply)}` : ''}`);
+    if (r.bouncedAt !== null) lines.push(`      bounced ${iso(r.bouncedAt)}: Microsoft 365's non-delivery report says the above`);
     if (r.diagnosis && r.state !== State.delivered) lines.push(`      ${r.diagnosis}`);
   }
+  if (note) lines.push('', `Note: ${note}`);
   lines.push('', m.attempts.length ? 'Attempts:' : 'Attempts: none yet');
   for (const a of m.attempts) {
     const to = m.recipientDetails.find((r) => r.idx === a.recipientIdx)?.address ?? `#${a.recipientIdx}`;

@@ -35,11 +35,15 @@ export interface BounceReaderDeps {
   log: Logger;
   /** Writes the DSNs now due (the DSN sweep) and wakes delivery for them. */
   reportsDue: () => Promise<void>;
-  now?: () => number;
 }
 
+/** How often the reader checks which route is due for a look: routes added by a reload are found within this. */
+const TICK_MS = 1000;
+
 export class BounceReader {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private timer: NodeJS.Timeout | null = null;
+  /** When each route's mailbox was last looked at. */
+  private readonly lastLook = new Map<string, number>();
   private readonly abort = new AbortController();
   private running: Promise<void> = Promise.resolve();
   /** The last problem logged per route, so a missing permission is logged once, not at every look. */
@@ -49,41 +53,46 @@ export class BounceReader {
   constructor(private readonly deps: BounceReaderDeps) {}
 
   start(): void {
-    for (const [route, transport] of this.deps.transports) if (transport.reports) this.schedule(route, 0);
+    this.tick(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    if (this.timer) clearTimeout(this.timer);
     this.abort.abort();
     await this.running;
   }
 
-  /** Looks at every route's mailbox once now (the same as a timer does). Returns the recipients marked bounced. */
-  async lookAll(): Promise<number> {
-    let bounced = 0;
-    for (const route of this.deps.transports.keys()) bounced += await this.look(route);
-    return bounced;
-  }
-
-  private schedule(route: string, delay: number): void {
+  /** Looks at each route whose `every` has passed, then waits for the next one due (the transports may change on reload). */
+  private tick(delay: number): void {
     if (this.stopped) return;
-    const timer = setTimeout(() => {
+    this.timer = setTimeout(() => {
       this.running = this.running.then(async () => {
-        await this.look(route).catch((err: unknown) => this.deps.log.error({ err, route }, "could not read the route's non-delivery reports; trying again"));
-        const mailbox = this.deps.transports.get(route)?.reports;
-        if (mailbox) this.schedule(route, mailbox.every);
+        const now = Date.now();
+        let next = TICK_MS;
+        for (const [route, transport] of this.deps.transports) {
+          const mailbox = transport.reports;
+          if (!mailbox) continue;
+          const wait = (this.lastLook.get(route) ?? -Infinity) + mailbox.every - now;
+          if (wait > 0) {
+            next = Math.min(next, wait);
+            continue;
+          }
+          this.lastLook.set(route, now);
+          next = Math.min(next, mailbox.every);
+          await this.look(route).catch((err: unknown) => this.deps.log.error({ err, route }, "could not read the route's non-delivery reports; trying again"));
+        }
+        this.tick(next);
       });
     }, delay);
-    timer.unref();
-    this.timers.set(route, timer);
+    this.timer.unref();
   }
 
   private async look(route: string): Promise<number> {
     const mailbox = this.deps.transports.get(route)?.reports;
     if (!mailbox || this.stopped) return 0;
     const { store, node } = this.deps;
-    const now = (this.deps.now ?? Date.now)();
+    const now = Date.now();
     const turn = await store.takeBounceTurn(route, node, now, Math.max(3 * mailbox.every, 60_000));
     if (!turn) return 0; // another node reads this mailbox
     const since = turn.watermark ?? graphTime(now - FIRST_LOOK_MS);
@@ -127,7 +136,7 @@ export class BounceReader {
       const reply = replyOf(failed);
       const explained = classifySmtpReply(reply, { facts: { route, transport: 'graph', mailbox: mailbox.mailbox }, recipient: target.address });
       const diagnosis = `Microsoft 365 accepted the message, then returned it in a non-delivery report to ${mailbox.mailbox} (${message.receivedAt}): ${explained.diagnosis}${explained.fix ? ` ${explained.fix}` : ''}`;
-      const result = await store.bounce({ messageId: target.messageId, idx: target.idx, reply, diagnosis, at: (this.deps.now ?? Date.now)() });
+      const result = await store.bounce({ messageId: target.messageId, idx: target.idx, reply, diagnosis, at: Date.now() });
       if (!result.ok) continue;
       marked++;
       metrics.bounced(route);

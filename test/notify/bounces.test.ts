@@ -14,7 +14,7 @@ import { messageView } from '../../src/admin/message-views.js';
 import { registry } from '../../src/admin/metrics.js';
 import { effectiveRoutes } from '../../src/delivery/router.js';
 import { startSink, until, type Sink } from '../helpers/sink.js';
-import { fastRetry, routeTo, runCli, startTestRelay, type TestRelay } from '../helpers/relay.js';
+import { fastRetry, routeTo, runCli, startTestRelay, writeConfig, type TestRelay } from '../helpers/relay.js';
 import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { loadConfig } from '../../src/config/load.js';
 import { join } from 'node:path';
@@ -41,7 +41,11 @@ afterEach(async () => {
 /** A graph route of relay@ that looks for reports every 200 ms; mail to the app's own domain goes to the sink. */
 async function start(bounces: Record<string, unknown> = { every: '200ms' }): Promise<TestRelay> {
   sink = await startSink();
-  return startTestRelay({
+  return startTestRelay(config(bounces, sink));
+}
+
+function config(bounces: Record<string, unknown>, appSink: Sink) {
+  return {
     delivery: fastRetry,
     routes: {
       m365: {
@@ -53,10 +57,10 @@ async function start(bounces: Record<string, unknown> = { every: '200ms' }): Pro
         sender: { rewriteFrom: 'always' },
         bounces,
       },
-      apps: routeTo(sink.port),
+      apps: routeTo(appSink.port),
     },
     routing: { default: 'm365', rules: [{ recipientDomains: ['apps.example'], route: 'apps' }] },
-  });
+  };
 }
 
 async function submit(to: string[], subject: string): Promise<string> {
@@ -141,11 +145,16 @@ describe('a recipient Microsoft 365 accepts and then bounces', () => {
     expect(relay.logs.filter((l) => String(l.msg).startsWith("cannot read the route's non-delivery reports"))).toHaveLength(1);
   });
 
-  it('with bounces.read: off, queue show says the reports are not read', async () => {
+  it('with bounces.read: off, queue show says the reports are not read; a reload that turns reading on reads them', async () => {
     relay = await start({ read: 'off' });
     const id = await submit([ALICE], 'Invoice 4714');
     await state(id, 'delivered');
     const shown = await runCli(relay.dir, ['queue', 'show', id, '--json']);
     expect(JSON.parse(shown.stdout).bounceNote).toContain('routes.m365.bounces.read is off');
+
+    const { config: next } = loadConfig({ path: writeConfig(relay.dir, config({ every: '200ms' }, sink!)), env: {} });
+    expect(relay.relay.reload(next).reloaded).toContain('routes.m365');
+    const ghost = await submit([GHOST], 'Invoice 4715');
+    expect((await state(ghost, 'bounced')).recipientDetails[0]?.reply?.enhanced).toBe('5.1.10');
   });
 });

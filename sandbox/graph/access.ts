@@ -4,7 +4,8 @@
 // - the mailbox: `/users/{id | userPrincipalName}` names a mailbox by address, alias or object id;
 //   `/me` is the signed-in user, and means nothing to an app-only token.
 // - app-only: the `roles` claim must hold the permission (Mail.Send to send, Mail.ReadWrite for
-//   drafts), and Application Access Policies may then fence it to some mailboxes; RBAC for
+//   drafts, Mail.ReadBasic to list messages, Mail.Read for their content; a wider one includes a
+//   narrower), and Application Access Policies may then fence it to some mailboxes; RBAC for
 //   Applications ('Application Mail.Send') grants it for its scope whatever the token says.
 // - delegated: the `scp` claim must hold the permission, for the user's own mailbox; another
 //   mailbox needs the `.Shared` variant and the user's FullAccess (or SendAs, to send) on it.
@@ -15,7 +16,17 @@ import type { Mailbox, Tenant } from '../tenant/schema.js';
 import { granted, type GraphCaller } from './auth.js';
 import { done, fail, Graph, type GraphOutcome } from './errors.js';
 
-export type MailPermission = 'Mail.Send' | 'Mail.ReadWrite';
+export type MailPermission = 'Mail.Send' | 'Mail.ReadWrite' | 'Mail.Read' | 'Mail.ReadBasic';
+
+/**
+ * The permissions that grant `permission`: reading a message's properties (Mail.ReadBasic) comes
+ * with Mail.Read and Mail.ReadWrite; its body and MIME ($value) with Mail.Read and Mail.ReadWrite.
+ */
+function grantedBy(permission: MailPermission): MailPermission[] {
+  if (permission === 'Mail.ReadBasic') return ['Mail.ReadBasic', 'Mail.Read', 'Mail.ReadWrite'];
+  if (permission === 'Mail.Read') return ['Mail.Read', 'Mail.ReadWrite'];
+  return [permission];
+}
 
 /** The `me` segment, for routes under /v1.0/me. */
 export const ME = Symbol('me');
@@ -38,16 +49,17 @@ export function resolveMailbox(t: Tenant, caller: GraphCaller, name: string | ty
 
 /** Whether the caller may use `permission` on `mailbox`, or the 403 Graph gives. */
 export function authorize(t: Tenant, caller: GraphCaller, mailbox: Mailbox, permission: MailPermission): GraphOutcome<true> {
+  const any = grantedBy(permission);
   if (caller.kind === 'app') {
-    if (rbacAllows(t, caller.appId, permission, mailbox.address)) return done(true);
-    if (!granted(caller, permission)) return fail(Graph.accessDenied());
+    if (any.some((p) => rbacAllows(t, caller.appId, p, mailbox.address))) return done(true);
+    if (!any.some((p) => granted(caller, p))) return fail(Graph.accessDenied());
     return accessPolicyAllows(t, caller.appId, mailbox.address) ? done(true) : fail(Graph.accessPolicyBlocked());
   }
   const user = findMailbox(t, caller.user ?? '');
-  if (user?.address === mailbox.address) return granted(caller, permission) ? done(true) : fail(Graph.accessDenied());
+  if (user?.address === mailbox.address) return any.some((p) => granted(caller, p)) ? done(true) : fail(Graph.accessDenied());
   const principal: Principal = { kind: 'user', address: caller.user ?? '' };
   const rights = hasPermission(t, principal, mailbox.address, 'FullAccess') || (permission === 'Mail.Send' && hasPermission(t, principal, mailbox.address, 'SendAs'));
-  return granted(caller, `${permission}.Shared`) && rights ? done(true) : fail(Graph.accessDenied());
+  return any.some((p) => granted(caller, `${p}.Shared`)) && rights ? done(true) : fail(Graph.accessDenied());
 }
 
 /**

@@ -69,6 +69,9 @@ export const Graph = {
   itemNotFound: () => graphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.'),
   segmentNotFound: (segment: string) => graphError(400, 'BadRequest', `Resource not found for the segment '${segment}'.`),
 
+  // Query options of a list ($filter, $orderby, $top, $skip).
+  badQuery: (message: string) => graphError(400, 'BadRequest', message),
+
   // Upload sessions.
   attachmentTooSmall: () => graphError(400, 'ErrorAttachmentSizeShouldNotBeLessThanMinimumSize', 'Attachment size must be greater than the minimum size.'),
   uploadRange: (message: string) => graphError(416, 'ErrorInvalidRange', message),

@@ -10,6 +10,7 @@ import type { SandboxHttpPlugin } from '../http-route.js';
 import { openGraphContext, type GraphContext } from './context.js';
 import { Graph, requestIds, sendGraphError } from './errors.js';
 import { draftRoutes } from './routes-drafts.js';
+import { readRoutes } from './routes-read.js';
 import { sendMailRoutes } from './routes-send.js';
 import { uploadRoutes } from './routes-upload.js';
 
@@ -34,4 +35,5 @@ async function graphScope(app: FastifyInstance, g: GraphContext): Promise<void> 
   sendMailRoutes(app, g);
   draftRoutes(app, g);
   uploadRoutes(app, g);
+  readRoutes(app, g);
 }

@@ -7,7 +7,7 @@
 // accepted domain without a mailbox are not refused: Exchange accepts the message (202) and the
 // sender gets a non-delivery report, as here.
 import { createReadStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { DeliveryReport } from '../state/mailboxes.js';
 import { MailFolder } from '../state/mailboxes.js';
@@ -17,7 +17,7 @@ import type { GraphCaller } from './auth.js';
 import { spool } from './compose.js';
 import type { GraphContext } from './context.js';
 import { done, fail, Graph, type GraphOutcome } from './errors.js';
-import { sendNonDeliveryReport } from './ndr.js';
+import { headerBlockOf, sendNonDeliveryReport } from './ndr.js';
 
 export interface Submission {
   readonly caller: GraphCaller;
@@ -54,9 +54,23 @@ export async function submit(g: GraphContext, s: Submission): Promise<GraphOutco
     if (s.sentCopy) {
       await ctx.mailboxes.put({ raw: s.sentCopy(), mailbox: s.mailbox.address, folder: MailFolder.sentItems, envelope: { mailFrom: from, rcptTo: [...s.recipients] }, via: 'graph', ...(s.session ? { session: s.session } : {}) });
     }
-    if (report.unresolved.length > 0) await sendNonDeliveryReport(ctx, { mailbox: s.mailbox, recipients: report.unresolved, subject: s.subject ?? '' });
+    if (report.unresolved.length > 0) {
+      const head = spooled ? await firstBytes(spooled.path, 256 * 1024) : (message as Buffer);
+      await sendNonDeliveryReport(ctx, { mailbox: s.mailbox, recipients: report.unresolved, subject: s.subject ?? '', originalHeaders: headerBlockOf(head) });
+    }
     return done(report);
   } finally {
     if (spooled) await unlink(spooled.path).catch(() => undefined);
+  }
+}
+
+async function firstBytes(path: string, n: number): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await file.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await file.close();
   }
 }

@@ -34,8 +34,8 @@ export const MICROSOFT_GRAPH: Resource = {
   displayName: 'Microsoft Graph',
   appId: '00000003-0000-0000-c000-000000000000',
   identifierUris: ['https://graph.microsoft.com'],
-  appRoles: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read', 'User.Read.All'],
-  delegatedScopes: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read', 'User.Read', 'SMTP.Send'],
+  appRoles: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read', 'Mail.ReadBasic', 'User.Read.All'],
+  delegatedScopes: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read', 'Mail.ReadBasic', 'User.Read', 'SMTP.Send'],
 };
 
 export const RESOURCES: readonly Resource[] = [EXCHANGE_ONLINE, MICROSOFT_GRAPH];

@@ -49,6 +49,13 @@ const pacingWaits = new Counter({
   registers: [registry],
 });
 
+const bounces = new Counter({
+  name: 'relay365_recipients_bounced_total',
+  help: "Recipients Microsoft 365 accepted and then returned in a non-delivery report to the route's mailbox, by route.",
+  labelNames: ['route'] as const,
+  registers: [registry],
+});
+
 export interface AttemptOutcome {
   route: string;
   app: string | null;
@@ -76,6 +83,9 @@ export const metrics = {
   },
   pacingWait(limit: 'messages' | 'recipients'): void {
     pacingWaits.inc({ limit });
+  },
+  bounced(route: string): void {
+    bounces.inc({ route });
   },
 };
 

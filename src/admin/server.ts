@@ -36,6 +36,7 @@ import { consolePage } from './console-page.js';
 import { consoleStyle } from './console-style.js';
 import { registry, reportQueueDepthOf, stopReportingQueueDepthOf } from './metrics.js';
 import { problemHandler, sendProblem } from './problems.js';
+import { effectiveRoutes } from '../delivery/router.js';
 
 export interface AdminDeps {
   config: Config;
@@ -136,7 +137,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
   );
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
-  messageRoutes(app, store, auth);
+  messageRoutes(app, store, auth, effectiveRoutes(config));
   routeRoutes(app, config, store, masterKey, deps.demo ?? false);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

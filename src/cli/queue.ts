@@ -4,7 +4,9 @@
  * `list` and `show` speak --json for scripts.
  */
 import type { Command } from 'commander';
-import { actOn } from '../admin/message-views.js';
+import { actOn, bounceNote } from '../admin/message-views.js';
+import { effectiveRoutes } from '../delivery/router.js';
+import { loadWithDemo } from './demo.js';
 import { State } from '../queue/states.js';
 import type { MessageDetail, MessageKind } from '../queue/store.js';
 import { formatReply } from '../transports/smtp-reply.js';
@@ -57,10 +59,14 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
     .description('one message: envelope, recipients and every attempt')
     .option('--json', 'as JSON, for scripts')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const message = await withStore(loadOrExit(global()), { create: false }, (store) => store.get(id));
-      if (!message) fail(`no message ${id} in the queue`, EXIT.dataError);
-      if (opts.json) return void process.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
-      process.stdout.write(describe(message));
+      const loaded = await loadWithDemo(global());
+      const found = await withStore(loaded, { create: false }, async (store) => {
+        const message = await store.get(id);
+        return message ? { message, note: bounceNote(message, effectiveRoutes(loaded.config), await store.bounceReaders()) } : null;
+      });
+      if (!found) fail(`no message ${id} in the queue`, EXIT.dataError);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...found.message, bounceNote: found.note }, null, 2)}\n`);
+      process.stdout.write(describe(found.message, found.note));
     });
 
   const act = (action: 'retry' | 'cancel' | 'delete', description: string) =>
@@ -82,7 +88,7 @@ export function queueCommands(program: Command, global: () => GlobalOptions): vo
   act('delete', 'remove from the store, body included');
 }
 
-function describe(m: MessageDetail): string {
+function describe(m: MessageDetail, note: string | null): string {
   const lines = [
     `Message ${m.id}: ${m.state}${m.kind !== 'normal' ? ` — ${m.kind === 'dsn' ? 'a DSN relay365 wrote to a sender' : 'a notification to the admins'}` : ''}`,
     `  kind       ${m.kind}`,
@@ -97,8 +103,10 @@ function describe(m: MessageDetail): string {
   lines.push('', 'Recipients:');
   for (const r of m.recipientDetails) {
     lines.push(`  <${r.address}>  ${r.state}${r.route ? ` via ${r.route}` : ''}${r.reply ? `  ${formatReply(r.reply)}` : ''}`);
+    if (r.bouncedAt !== null) lines.push(`      bounced ${iso(r.bouncedAt)}: Microsoft 365's non-delivery report says the above`);
     if (r.diagnosis && r.state !== State.delivered) lines.push(`      ${r.diagnosis}`);
   }
+  if (note) lines.push('', `Note: ${note}`);
   lines.push('', m.attempts.length ? 'Attempts:' : 'Attempts: none yet');
   for (const a of m.attempts) {
     const to = m.recipientDetails.find((r) => r.idx === a.recipientIdx)?.address ?? `#${a.recipientIdx}`;

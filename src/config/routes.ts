@@ -134,6 +134,15 @@ const graphRoute = z.strictObject({
       route: text('a route name').optional().describe('With via: route — typically an smtp-oauth route (up to 150 MB with SMTP.SendAsApp only).'),
     })
     .prefault({}),
+  bounces: z
+    .strictObject({
+      read: oneOf(['graph', 'off'])
+        .default('graph')
+        .describe("graph: read the mailbox's non-delivery reports through Graph (needs Mail.Read) and mark their recipients bounced; off: do not read them (delivered then means accepted by Microsoft 365)."),
+      every: duration().prefault('5m').describe('How often the mailbox is looked at for new reports.'),
+    })
+    .prefault({})
+    .describe("Microsoft 365 accepts some mail it cannot deliver (an unknown address in the tenant: 202, then an NDR to the mailbox); the reports tell relay365 which recipients bounced."),
   ...microsoft365,
 });
 

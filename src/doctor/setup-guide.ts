@@ -138,6 +138,9 @@ function appOnlyGuide(name: string, route: OAuthRoute, base: Base): Guide {
     steps: [
       { text: `App registrations > the app with Application (client) ID ${app} (or New registration; single tenant; no redirect URI needed). Put its Directory (tenant) ID in routes.${name}.credentials.tenant.`, url: 'https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade' },
       { text: `API permissions > Add a permission > ${graph ? 'Microsoft Graph' : 'APIs my organization uses > Office 365 Exchange Online'} > Application permissions > ${graph ? 'Mail.Send' : 'SMTP.SendAsApp'}.` },
+      ...(graph && route.bounces.read === 'graph'
+        ? [{ text: `Also Mail.Read (Microsoft Graph, application): relay365 reads ${route.mailbox}'s non-delivery reports with it, so a recipient Microsoft accepts and then bounces is not left "delivered" (routes.${name}.bounces.read: off does without it).` }]
+        : []),
       { text: `Grant admin consent for ${permission}: open this URL as a Global Administrator (or Privileged Role Administrator) and accept.`, url: consent },
       {
         text: `Certificates & secrets > New client secret: copy its Value (not the Secret ID) into routes.${name}.credentials.clientSecret (best encrypted: relay365 secret encrypt) and its expiry date into routes.${name}.credentials.secretExpires.`,

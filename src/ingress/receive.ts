@@ -1,8 +1,9 @@
 /**
  * Taking a message in: the client's DATA streams through the size gate, the line-ending
- * guard (and, when the app has From rules, the From reader/rewriter) into the store's body
- * writer; then From is checked against the app, its budget reserved, and the message, its
- * envelope and its body committed — only then is the answer 250. Anything short of that
+ * guard (and, when the app has From rules, the From reader/rewriter) and the Message-ID
+ * reader (which adds one when the app sent none) into the store's body writer; then From
+ * is checked against the app, its budget reserved, and the message, its envelope, its
+ * Message-ID and its body committed — only then is the answer 250. Anything short of that
  * gets a reply that says what went wrong, and nothing is kept. A message over the size limit
  * stops at the gate: nothing past the limit reaches the store, the rest of DATA is read and
  * dropped, and the answer is 552 5.3.4 naming the limit, what it is the limit of, and its key.
@@ -13,6 +14,7 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { fromHeaderStream, type Originators } from '../mime/from-header.js';
+import { MessageIdTap } from '../mime/message-id.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
@@ -58,8 +60,9 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
   const headers = deps.door.readsFrom(app)
     ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
+  const messageId = new MessageIdTap(`<${id}@${deps.hostname}>`);
   try {
-    await pump(stream, gate, guard, headers, writer);
+    await pump(stream, gate, guard, headers, messageId, writer);
     if (guard.violation) {
       await writer.abort();
       log.info({ client: session.remoteAddress, violation: guard.violation }, 'refused: bare line ending in DATA');
@@ -102,6 +105,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
             recipients: recipients.map((r) => r.address),
             date: new Date(receivedAt),
           }),
+          messageIdHeader: messageId.messageId,
           expiresAt: receivedAt + deps.lifetimeMs,
         },
         body,
@@ -133,23 +137,23 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
 }
 
 /**
- * stream -> gate -> guard [-> From reader/rewriter] -> writer, settling when the writer has
+ * stream -> gate -> guard [-> From reader/rewriter] -> Message-ID reader -> writer, settling when the writer has
  * finished or anything failed. (stream.pipeline does the same but allocates an AbortController
  * per call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
  */
-function pump(stream: IncomingData, gate: Transform, guard: Transform, from: { input: Transform; output: Transform } | null, writer: Writable): Promise<void> {
+function pump(stream: IncomingData, gate: Transform, guard: Transform, from: { input: Transform; output: Transform } | null, messageId: Transform, writer: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
     stream.once('error', fail);
     stream.once('close', () => {
       if (!stream.readableEnded) fail(null);
     });
-    for (const stage of [gate, guard, from?.input, from?.output]) stage?.once('error', fail);
+    for (const stage of [gate, guard, from?.input, from?.output, messageId]) stage?.once('error', fail);
     writer.once('error', fail);
     writer.once('finish', () => resolve());
     stream.pipe(gate).pipe(guard);
     const last = from ? (guard.pipe(from.input), from.output) : guard;
-    last.pipe(writer);
+    last.pipe(messageId).pipe(writer);
   });
 }
 

@@ -1,7 +1,8 @@
 /**
- * Finds the recipients whose senders are owed a DSN — failed for good (an upstream refusal
- * or expiry), still waiting after notify.dsn.delayWarning, or delivered with NOTIFY=SUCCESS —
- * and writes one DSN per message into the queue.
+ * Finds the recipients whose senders are owed a DSN — failed for good (an upstream refusal,
+ * expiry, or bounced: refused after delivery in Microsoft's report), still waiting after
+ * notify.dsn.delayWarning, or delivered with NOTIFY=SUCCESS — and writes one DSN per message
+ * into the queue.
  *
  * Why a sweep over the store rather than a call at the moment a recipient fails: a final state
  * is written in several places (a finished attempt, expiry in maintenance, on either store),
@@ -65,7 +66,7 @@ export class DsnSweep {
     const marks: ReportMark[] = [];
     const reported: DsnRecipient[] = [];
     for (const r of message.recipientDetails.filter((x) => idxs.includes(x.idx))) {
-      const action: DsnAction = r.state === 'failed' ? 'failed' : r.state === 'delivered' ? 'relayed' : 'delayed';
+      const action: DsnAction = r.state === 'failed' || r.state === 'bounced' ? 'failed' : r.state === 'delivered' ? 'relayed' : 'delayed';
       marks.push({ messageId: id, idx: r.idx, mark: action === 'delayed' ? 'delay' : 'final' });
       if (wants(r, action)) reported.push(describe(message, r, action, now));
     }
@@ -115,7 +116,9 @@ function describe(message: MessageDetail, r: RecipientDetail, action: DsnAction,
   const attempts = message.attempts.filter((a) => a.recipientIdx === r.idx);
   const last = attempts.at(-1);
   // A failure that no upstream refusal explains is the message outliving delivery.lifetime.
-  const expired = action === 'failed' && last?.verdict !== 'permanent';
+  const expired = r.state === 'failed' && last?.verdict !== 'permanent';
+  // Bounced: accepted (the last attempt), then refused in Microsoft's report, whose words and fix are the recipient's own.
+  const bounced = r.state === 'bounced';
   const orcpt = typeof r.params.ORCPT === 'string' ? decodeXtext(r.params.ORCPT).replace(/^([^;]+);\s*/, '$1; ') : null;
   return {
     address: r.address,
@@ -123,10 +126,10 @@ function describe(message: MessageDetail, r: RecipientDetail, action: DsnAction,
     action,
     status: statusOf(r, action, expired),
     upstream: r.reply ? formatReply(r.reply) : null,
-    upstreamIsSmtp: last?.transport !== 'graph', // Graph answers in HTTP and JSON, every other transport in SMTP
+    upstreamIsSmtp: bounced || last?.transport !== 'graph', // Graph answers in HTTP and JSON, every other transport (and every report) in SMTP
     upstreamName: last?.transport === 'smarthost' ? 'The upstream server' : 'Microsoft 365',
     diagnosis: r.diagnosis,
-    fix: last?.fix ?? null,
+    fix: bounced ? null : (last?.fix ?? null),
     lastAttemptAt: last ? last.startedAt : null,
     willRetryUntil: action === 'delayed' ? Math.max(message.expiresAt, now) : null,
   };

@@ -13,7 +13,7 @@ export function activityBuckets(received: { at: number; n: number }[], done: { s
   for (const r of received) at(r.at).received += Number(r.n);
   for (const d of done) {
     if (d.state === 'delivered') at(d.at).delivered += Number(d.n);
-    else if (d.state === 'failed') at(d.at).failed += Number(d.n);
+    else if (d.state === 'failed' || d.state === 'bounced') at(d.at).failed += Number(d.n);
   }
   return [...buckets.values()].sort((a, b) => a.at - b.at);
 }

@@ -19,6 +19,12 @@ export const State = {
   delivered: 'delivered',
   /** At least one recipient refused for good (or expired); none left to try. */
   failed: 'failed',
+  /**
+   * Accepted by Microsoft 365 (delivered), then refused after all: Exchange put a
+   * non-delivery report into the route's mailbox (550 5.1.10 RecipientNotFound after Graph's
+   * 202). Reached only from delivered, by the bounce reader (src/notify/bounces.ts).
+   */
+  bounced: 'bounced',
   /** Its route is broken (bad secret, SMTP AUTH disabled…): kept, not tried, until released. */
   held: 'held',
   /** Stopped by an admin before delivery. */
@@ -29,7 +35,7 @@ export type State = (typeof State)[keyof typeof State];
 /** Recipients pass through the same places, except `sending`, which belongs to the message. */
 export type RecipientState = Exclude<State, 'sending'>;
 
-export const FINAL_STATES: readonly State[] = [State.delivered, State.failed, State.cancelled];
+export const FINAL_STATES: readonly State[] = [State.delivered, State.failed, State.bounced, State.cancelled];
 export const PENDING_RECIPIENT_STATES: readonly RecipientState[] = [State.queued, State.deferred];
 
 export const isFinal = (state: State): boolean => FINAL_STATES.includes(state);
@@ -71,12 +77,22 @@ export const ACTIONS = {
   },
   /** Admin "delete": gone from the store, body included. Never while a node is delivering it. */
   delete: {
-    from: [State.queued, State.deferred, State.held, State.delivered, State.failed, State.cancelled],
+    from: [State.queued, State.deferred, State.held, State.delivered, State.failed, State.bounced, State.cancelled],
     to: null,
     recipients: { from: [] as RecipientState[], to: null },
   },
 } as const satisfies Record<string, { from: readonly State[]; to: State | null; recipients: { from: readonly RecipientState[]; to: RecipientState | null } }>;
 export type Action = keyof typeof ACTIONS;
+
+/**
+ * A non-delivery report arrived for a recipient Microsoft had accepted: only a delivered
+ * recipient bounces, once. Its message changes state only when it was finished (its other
+ * recipients done); one still in delivery keeps its state until its attempt ends.
+ */
+export const BOUNCE = {
+  recipients: { from: [State.delivered] as RecipientState[], to: State.bounced },
+  messages: { from: [State.delivered, State.failed, State.bounced] as State[] },
+} as const;
 
 /** What a delivery attempt concluded for one recipient. */
 export type Verdict = 'delivered' | 'transient' | 'permanent' | 'route-broken';
@@ -92,6 +108,7 @@ export function stateAfterAttempt(recipients: readonly RecipientState[], dueNow:
   if (recipients.some((s) => s === State.queued || s === State.deferred)) return dueNow ? State.queued : State.deferred;
   if (recipients.some((s) => s === State.held)) return State.held;
   if (recipients.some((s) => s === State.failed)) return State.failed;
+  if (recipients.some((s) => s === State.bounced)) return State.bounced;
   if (recipients.some((s) => s === State.delivered)) return State.delivered;
   return State.cancelled;
 }

@@ -7,12 +7,14 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Action, RecipientState, State, Verdict } from './states.js';
 import type { AdminStore } from './store-admin.js';
+import type { BounceStore } from './store-bounces.js';
 import type { ClusterStore } from './store-cluster.js';
 import type { RouteStore } from './store-routes.js';
 
 // The store by concern: messages here; routes and pacing, what the nodes share, and what the
 // admin server and the HTTP API keep, in their own files (the Store interface joins them).
 export type * from './store-admin.js';
+export type * from './store-bounces.js';
 export type * from './store-cluster.js';
 export type * from './store-routes.js';
 
@@ -43,6 +45,11 @@ export interface NewMessage {
   recipients: NewRecipient[];
   /** The Received header this relay adds in front of the message when delivering it. */
   receivedHeader: string;
+  /**
+   * The message's Message-ID as delivered (the app's, or the one relay365 added at the door):
+   * Microsoft's non-delivery reports name it, and it leads them back to this message.
+   */
+  messageIdHeader?: string | null;
   expiresAt: number;
 }
 
@@ -157,6 +164,8 @@ export interface RecipientDetail {
   reply: UpstreamReply | null;
   verdict: Verdict | null;
   diagnosis: string | null;
+  /** When Microsoft's non-delivery report for it was read (state bounced; reply and diagnosis are then the report's). */
+  bouncedAt: number | null;
   updatedAt: number;
 }
 
@@ -175,6 +184,8 @@ export interface AttemptDetail {
 }
 
 export interface MessageDetail extends MessageSummary {
+  /** The Message-ID it was delivered with; null for messages stored before relay365 kept it. */
+  messageIdHeader: string | null;
   listener: string;
   clientHelo: string | null;
   tls: string | null;
@@ -250,7 +261,7 @@ export interface ActivityBucket {
 
 export type ActionOutcome = { ok: true; state: State | null } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'wrong-state'; state: State };
 
-export interface Store extends RouteStore, ClusterStore, AdminStore {
+export interface Store extends RouteStore, ClusterStore, AdminStore, BounceStore {
   /** A writer for a new message's body; bodies are streamed, never held whole when large. */
   createBodyWriter(messageId: string): BodyWriter;
   /**

@@ -89,6 +89,8 @@ export interface Transport {
   /** Standing warnings about the route's configuration (Basic SMTP AUTH is being retired…), shown in its status. */
   readonly warnings?: readonly string[];
   deliver(job: DeliveryJob): Promise<DeliveryResult>;
+  /** The route's mailbox as a place to read Microsoft's non-delivery reports from (graph routes with bounces.read: graph). */
+  readonly reports?: ReportMailbox;
   /** Closes the connection kept for a slot of the mailbox (DeliveryJob.connection), now idle. */
   closeConnection?(slot: number): Promise<void>;
   /** Closes pooled connections; in-flight deliveries finish first. */
@@ -101,4 +103,31 @@ export function sameForAll(job: DeliveryJob, outcome: Outcome): DeliveryResult {
 
 export function outcome(verdict: Verdict, diagnosis: string, extra: Partial<Omit<Outcome, 'verdict' | 'diagnosis'>> = {}): Outcome {
   return { verdict, diagnosis, reply: extra.reply ?? null, fix: extra.fix ?? null, retryAt: extra.retryAt ?? null };
+}
+
+/** A message of the route mailbox's Inbox that may be a non-delivery report. */
+export interface InboxMessage {
+  id: string;
+  /** When it arrived (Graph's receivedDateTime, to the second). */
+  receivedAt: string;
+  subject: string;
+  from: string;
+}
+
+/** What reading the mailbox came to: its messages, or why it could not be read (`denied`: a permission is missing). */
+export type MailboxRead<T> = { ok: true; value: T } | { ok: false; problem: string; denied: boolean };
+
+/**
+ * Where Microsoft 365 puts its non-delivery reports for mail a route sent: the route's mailbox.
+ * The bounce reader (src/notify/bounces.ts) lists what arrived since it last looked and reads
+ * the reports among it.
+ */
+export interface ReportMailbox {
+  readonly mailbox: string;
+  /** How often to look (routes.<route>.bounces.every), ms. */
+  readonly every: number;
+  /** What arrived at or after `since`, oldest first, at most `limit` messages. */
+  arrivedSince(since: string, limit: number, signal: AbortSignal): Promise<MailboxRead<InboxMessage[]>>;
+  /** One message's MIME. */
+  mime(id: string, signal: AbortSignal): Promise<MailboxRead<string>>;
 }

@@ -184,6 +184,6 @@ describe('relay365 queue and send-test', () => {
   it('queue list refuses an unknown state with the list of states', async () => {
     const result = await cli(tempDir(), ['queue', 'list', '--state', 'stuck']);
     expect(result.code).toBe(64);
-    expect(result.stderr).toMatch(/unknown state "stuck"; states are queued, sending, deferred, delivered, failed, held, cancelled/);
+    expect(result.stderr).toMatch(/unknown state "stuck"; states are queued, sending, deferred, delivered, failed, bounced, held, cancelled/);
   });
 });

@@ -51,7 +51,7 @@ describe('getting a token', () => {
   it('with a client secret, tenant by id: a Graph token with Mail.Send, its expiry from expires_in', async () => {
     const before = Date.now();
     const token = await provider().getToken();
-    expect(decodeJwt(token.token)).toMatchObject({ aud: 'https://graph.microsoft.com', roles: ['Mail.Send'], tid: DEMO.tenantId, appid: DEMO.appOnly.clientId, appidacr: '1' });
+    expect(decodeJwt(token.token)).toMatchObject({ aud: 'https://graph.microsoft.com', roles: ['Mail.Send', 'Mail.Read'], tid: DEMO.tenantId, appid: DEMO.appOnly.clientId, appidacr: '1' });
     expect(token.expiresAt - before).toBeGreaterThan(3590_000);
     expect(token.expiresAt - before).toBeLessThanOrEqual(3600_000);
   });
@@ -77,7 +77,7 @@ describe('getting a token', () => {
     try {
       const p = provider({ clientSecret: undefined, certificate: files });
       expect(p.credential).toMatchObject({ kind: 'certificate', certificate: { sha1Thumbprint: issued.sha1Thumbprint, sha256Thumbprint: issued.sha256Thumbprint } });
-      expect(decodeJwt((await p.getToken()).token)).toMatchObject({ appidacr: '2', roles: ['Mail.Send'] });
+      expect(decodeJwt((await p.getToken()).token)).toMatchObject({ appidacr: '2', roles: ['Mail.Send', 'Mail.Read'] });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

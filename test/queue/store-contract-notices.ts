@@ -19,7 +19,7 @@ interface Context {
 const HOUR = 3_600_000;
 
 /** Claims `id` and records one attempt in which each recipient ends as `states` says. */
-async function attempt(store: Store, id: string, states: RecipientResult['state'][], now: number): Promise<void> {
+export async function attempt(store: Store, id: string, states: RecipientResult['state'][], now: number): Promise<void> {
   const [claimed] = await store.claimDue('node-a', 1, now, 60_000);
   expect(claimed?.id).toBe(id);
   const results: RecipientResult[] = states.map((state, idx) => ({

@@ -14,6 +14,7 @@ import { storeContractAdmin } from './store-contract-admin.js';
 import { storeContractNotices } from './store-contract-notices.js';
 import { storeContractIdempotency } from './store-contract-idempotency.js';
 import { storeContractSignIns } from './store-contract-sign-ins.js';
+import { storeContractBounces } from './store-contract-bounces.js';
 
 export interface OpenedStore {
   store: Store;
@@ -204,6 +205,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
     storeContractNotices(() => ({ store, sibling, put }));
     storeContractIdempotency(() => ({ store, sibling }));
     storeContractSignIns(() => ({ store, sibling }));
+    storeContractBounces(() => ({ store, sibling, put }));
   });
 
 }
@@ -225,6 +227,7 @@ export function message(id: string, recipients: string[], receivedAt: number): N
     mailParams: {},
     recipients: recipients.map((address) => ({ address, params: {} })),
     receivedHeader: 'Received: test\r\n',
+    messageIdHeader: `<${id}@app.example>`,
     expiresAt: receivedAt + 5 * 86_400_000,
   };
 }

@@ -63,6 +63,21 @@ describe('delivery through a smarthost', () => {
     expect(stored.attempts[0]?.reply?.text).toMatch(/sink kept it/);
   });
 
+  it("keeps the app's Message-ID, and gives one to a message that has none, delivered as stored", async () => {
+    sink = await startSink();
+    relay = await startTestRelay({ routes: { upstream: routeTo(sink.port) } });
+    const kept = idFrom((await submit(relay.port, { from: 'sap@contoso.example', to: ['anna@contoso.example'] })).response);
+    const bare = RAW.replace('Message-ID: <job-4711@sap.contoso.example>\r\n', '');
+    const given = idFrom((await submit(relay.port, { from: 'sap@contoso.example', to: ['anna@contoso.example'] }, bare)).response);
+    expect((await waitForState(kept, 'delivered')).messageIdHeader).toBe('<job-4711@sap.contoso.example>');
+    const stored = await waitForState(given, 'delivered');
+    expect(stored.messageIdHeader).toBe(`<${given}@relay.test>`);
+    const messages = await sink.waitForMessages(2);
+    const delivered = messages.map((m) => m.raw.toString('utf8')).find((t) => !t.includes('job-4711'))!;
+    expect(delivered).toMatch(new RegExp(`\r\nMessage-ID: <${given}@relay\.test>\r\nFrom: SAP Basis`));
+    expect(delivered.endsWith(bare)).toBe(true);
+  });
+
   it('delivers a bounce with the null sender as MAIL FROM:<>', async () => {
     sink = await startSink();
     relay = await startTestRelay({ routes: { upstream: routeTo(sink.port) } });

@@ -36,7 +36,7 @@ describe('client credentials with a secret', () => {
 
   it('gives a Graph token carrying Mail.Send', async () => {
     const result = await appOnly().acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    expect(decodeJwt(result!.accessToken)).toMatchObject({ aud: 'https://graph.microsoft.com', roles: ['Mail.Send'] });
+    expect(decodeJwt(result!.accessToken)).toMatchObject({ aud: 'https://graph.microsoft.com', roles: ['Mail.Send', 'Mail.Read'] });
   });
 
   it('accepts the tenant named by its domain as well as by its id', async () => {

@@ -116,6 +116,24 @@ describe('sendMail with a JSON message', () => {
     expect(ndr.subject).toBe('Undeliverable: Hello');
     expect(ndr.text).toContain("Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'");
   });
+
+  it('writes the report as Exchange Online does: multipart/report with the delivery status and the original headers, Message-ID included', async () => {
+    await sendMail(RELAY, { message: { subject: 'Invoice 42', body: { contentType: 'text', content: 'x' }, toRecipients: [{ emailAddress: { address: 'nobody@contoso.example' } }, { emailAddress: { address: ALICE } }] } });
+    const sent = await parsed(messages(RELAY, MailFolder.sentItems)[0]);
+    // keepDeliveryStatus: the machine-readable part as mailparser gives it to a program (not folded into the text).
+    const ndr = await simpleParser((await t.sandbox.mailboxes.readRaw(messages(RELAY, MailFolder.inbox)[0]!.id))!, { keepDeliveryStatus: true });
+    expect(ndr.headers.get('content-type')).toMatchObject({ value: 'multipart/report', params: { 'report-type': 'delivery-status' } });
+    expect(ndr.headers.get('auto-submitted')).toBe('auto-replied');
+    expect(ndr.inReplyTo).toBe(sent.messageId);
+    const status = ndr.attachments.find((a) => a.contentType === 'message/delivery-status')!.content.toString();
+    expect(status).toMatch(/^Reporting-MTA: dns;\S+\.prod\.outlook\.com\r\n/);
+    expect(status).toContain('\r\n\r\nOriginal-Recipient: rfc822;nobody@contoso.example\r\nFinal-Recipient: rfc822;nobody@contoso.example\r\nAction: failed\r\nStatus: 5.1.10\r\n');
+    expect(status).toContain('Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup');
+    expect(status).not.toContain(ALICE);
+    const headers = ndr.attachments.find((a) => a.contentType === 'text/rfc822-headers')!.content.toString();
+    expect(headers).toContain(`Message-ID: ${sent.messageId}`);
+    expect(headers).toContain('Subject: Invoice 42');
+  });
 });
 
 describe('sendMail with MIME content (text/plain, base64)', () => {

@@ -55,6 +55,13 @@ describe('neighbouring codes are not confused', () => {
     for (const code of ['5.7.605', '5.7.650']) expect(classify(`550 ${code} Access denied`, { facts: connector }).diagnosis).not.toMatch(/banned/);
   });
 
+  it('550 5.1.10 RecipientNotFound names the address that does not exist in the tenant, and what to check', () => {
+    const o = classify('550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', { facts: submission, recipient: 'ghost@contoso.com' });
+    expect(o.verdict).toBe('permanent');
+    expect(o.diagnosis).toBe('ghost@contoso.com does not exist in the tenant (550 5.1.10 RESOLVER.ADR.RecipientNotFound): Exchange Online has no mailbox, group or contact with that address; check the address.');
+    expect(o.fix).toContain('Get-Recipient -Identity ghost@contoso.com');
+  });
+
   it('552 5.3.4 about headers is the header row, not the size row', () => {
     expect(classify('552 5.3.4 Header size exceeds fixed maximum size', { facts: submission, size: 10 }).diagnosis).toMatch(/^The message's header block/);
   });

@@ -1,6 +1,7 @@
 /** /api/messages: the queue (SOST's list), one message, and the admin's actions on them. */
 import type { FastifyInstance } from 'fastify';
 import { State } from '../../queue/states.js';
+import type { RouteConfig } from '../../config/routes.js';
 import type { Store } from '../../queue/store.js';
 import type { AdminAuth } from '../auth.js';
 import { actOn, emlStream, messageView } from '../message-views.js';
@@ -31,7 +32,7 @@ function time(value: string | undefined, name: string): number | undefined {
   return t;
 }
 
-export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAuth): void {
+export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAuth, routes: Record<string, RouteConfig>): void {
   app.get<{ Querystring: ListQuerystring }>(
     '/api/messages',
     {
@@ -84,7 +85,7 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
     '/api/messages/:id',
     { schema: { tags: ['messages'], summary: 'One message: envelope, headers, recipients, the attempt timeline with upstream replies, verdicts, diagnoses and fixes.', response: { 200: anyObject, ...errors } } },
     async (request) => {
-      const view = await messageView(store, request.params.id);
+      const view = await messageView(store, request.params.id, routes);
       if (!view) throw notFound(`no message ${request.params.id} in the queue`);
       return view;
     },

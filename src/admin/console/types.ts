@@ -1,6 +1,6 @@
 /** The API's answers, as much of them as the console reads (src/queue/store.ts has the full types). */
-export type State = 'queued' | 'sending' | 'deferred' | 'delivered' | 'failed' | 'held' | 'cancelled';
-export const STATES: State[] = ['queued', 'sending', 'deferred', 'delivered', 'failed', 'held', 'cancelled'];
+export type State = 'queued' | 'sending' | 'deferred' | 'delivered' | 'failed' | 'bounced' | 'held' | 'cancelled';
+export const STATES: State[] = ['queued', 'sending', 'deferred', 'delivered', 'failed', 'bounced', 'held', 'cancelled'];
 
 export interface Reply {
   code: number | null;
@@ -33,7 +33,10 @@ export interface MessageView extends MessageSummary {
   expiresAt: number;
   leaseOwner: string | null;
   headers: { name: string; value: string }[];
-  recipientDetails: { idx: number; address: string; state: State; route: string | null; reply: Reply | null; verdict: string | null; diagnosis: string | null; retryAt: number | null }[];
+  /** Microsoft 365 may still bounce a delivered recipient and relay365 would not hear it: where the reports go; null when it would hear. */
+  bounceNote: string | null;
+  /** bouncedAt: when Microsoft's non-delivery report was read (state bounced; reply and diagnosis are then the report's). */
+  recipientDetails: { idx: number; address: string; state: State; route: string | null; reply: Reply | null; verdict: string | null; diagnosis: string | null; retryAt: number | null; bouncedAt: number | null }[];
   attempts: { attempt: number; recipientIdx: number; startedAt: number; durationMs: number; node: string; route: string; transport: string; verdict: string; reply: Reply | null; diagnosis: string | null; fix: string | null }[];
 }
 

@@ -42,8 +42,9 @@ export async function writeAccepts(pool: Queryable, items: AcceptItem[]): Promis
       lease?.node ?? null,
       lease?.until ?? null,
       m.receivedAt,
+      m.messageIdHeader ?? null,
     ]);
-    m.recipients.forEach((r, idx) => push(18, [m.id, idx, r.address, JSON.stringify(r.params), State.queued, m.receivedAt]));
+    m.recipients.forEach((r, idx) => push(19, [m.id, idx, r.address, JSON.stringify(r.params), State.queued, m.receivedAt]));
     if (body.tail.length) tails.push(m.id, body.tailSeq, body.tail);
   }
   const count = tails.length / 3;

@@ -235,6 +235,23 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE api_tokens ADD COLUMN expires_at bigint NOT NULL DEFAULT 0;
   UPDATE api_tokens SET expires_at = (extract(epoch FROM now()) * 1000)::bigint + 7776000000;
   `,
+  /* 12: the Message-ID a message is delivered with (to match Microsoft's non-delivery reports to it), recipients
+     bounced after delivery, and which node reads each route's bounces and how far it has read */ `
+  ALTER TABLE messages ADD COLUMN message_id_header text;
+  CREATE INDEX messages_message_id_header ON messages (message_id_header) WHERE message_id_header IS NOT NULL;
+  ALTER TABLE recipients ADD COLUMN bounced_at bigint;
+  DROP INDEX recipients_unreported;
+  CREATE INDEX recipients_unreported ON recipients (message_id, idx) WHERE reported IS NULL AND state IN ('failed', 'bounced', 'deferred', 'held');
+  DROP INDEX messages_final;
+  CREATE INDEX messages_final ON messages (updated_at) WHERE state IN ('delivered', 'failed', 'bounced', 'cancelled');
+  CREATE TABLE bounce_readers (
+    route text PRIMARY KEY,
+    node text NOT NULL,
+    lease_until bigint NOT NULL,
+    watermark text,
+    problem text
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -47,7 +47,7 @@ export class PostgresQueries {
       this.pool.query<{ at: number; n: number }>(`SELECT (received_at / $1) * $1 AS at, count(*)::int AS n FROM messages WHERE id >= $2 GROUP BY 1`, [bucketMs, firstIdAt(since)]),
       this.pool.query<{ state: State; at: number; n: number }>(
         `SELECT state, (updated_at / $1) * $1 AS at, count(*)::int AS n FROM messages
-          WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at >= $2 GROUP BY 1, 2`,
+          WHERE state IN ('delivered', 'failed', 'bounced', 'cancelled') AND updated_at >= $2 GROUP BY 1, 2`,
         [bucketMs, since],
       ),
     ]);

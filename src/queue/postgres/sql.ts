@@ -5,23 +5,23 @@
  * plans them once.
  */
 const PENDING = `('queued', 'deferred')`;
-const FINAL = `('delivered', 'failed', 'cancelled')`;
+const FINAL = `('delivered', 'failed', 'bounced', 'cancelled')`;
 
 /** Messages and their recipients for a batch of accepts; body chunks are added per batch (see acceptWithBodies). */
 const ACCEPT_HEAD = `WITH m AS (
     INSERT INTO messages (id, received_at, listener, client_address, client_helo, tls, app, mail_from, mail_params, size, sha256,
-      received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at)
+      received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-      $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[])
+      $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[], $19::text[])
     RETURNING id
   ), r AS (
     INSERT INTO recipients (message_id, idx, address, params, state, updated_at)
-    SELECT * FROM unnest($19::text[], $20::integer[], $21::text[], $22::text[], $23::text[], $24::bigint[])
+    SELECT * FROM unnest($20::text[], $21::integer[], $22::text[], $23::text[], $24::text[], $25::bigint[])
     RETURNING 1
   ), u AS (
     DELETE FROM body_uploads WHERE message_id = ANY($1::text[]) RETURNING 1
   )`;
-export const ACCEPT_PARAMS = 24;
+export const ACCEPT_PARAMS = 25;
 
 /**
  * The accept statement for a batch whose bodies' last chunks are `tails` rows of VALUES:
@@ -46,7 +46,7 @@ export const SQL = {
     RETURNING r.idx`,
   /** Recipients that may be owed a DSN (Store.dueReports): failed or waiting since before $1, then delivered with NOTIFY=SUCCESS. */
   selectDueReports: `(SELECT r.message_id, r.idx, r.state FROM recipients r JOIN messages m ON m.id = r.message_id
-        WHERE r.reported IS NULL AND r.state IN ('failed', 'deferred', 'held') AND (r.state = 'failed' OR (r.warned_at IS NULL AND m.received_at < $1::bigint))
+        WHERE r.reported IS NULL AND r.state IN ('failed', 'bounced', 'deferred', 'held') AND (r.state IN ('failed', 'bounced') OR (r.warned_at IS NULL AND m.received_at < $1::bigint))
         ORDER BY r.message_id LIMIT $2)
     UNION ALL (SELECT r.message_id, r.idx, r.state FROM recipients r
         WHERE r.reported IS NULL AND r.state = 'delivered' AND r.params LIKE '%SUCCESS%' ORDER BY r.message_id LIMIT $2)`,

@@ -47,6 +47,10 @@ import type {
   IdempotencyClaim,
   IdempotencyRequest,
   IdempotentAnswer,
+  Bounce,
+  BounceOutcome,
+  BounceReader,
+  BounceTarget,
 } from '../store.js';
 import { params } from '../sqlite/rows.js';
 import { act, releaseHeld } from './actions.js';
@@ -59,6 +63,7 @@ import { hasSchema, migrate } from './migrations.js';
 import { StoreMissing } from '../store-missing.js';
 import { maskStoreUrl } from '../../config/store-url.js';
 import { PostgresIdempotency } from './idempotency.js';
+import { PostgresBounces } from './bounces.js';
 import { PostgresNodes, PostgresTokens } from './nodes-and-tokens.js';
 import { PostgresQueries } from './queries.js';
 import { PostgresAdminAuth } from './admin-auth.js';
@@ -123,6 +128,7 @@ export class PostgresStore implements Store {
   private readonly tokens: PostgresTokens;
   private readonly adminAuth: PostgresAdminAuth;
   private readonly idempotency: PostgresIdempotency;
+  private readonly bounces: PostgresBounces;
   private closed = false;
 
   /** Connects and brings the schema up to date (waiting while another node does). */
@@ -153,6 +159,7 @@ export class PostgresStore implements Store {
     this.tokens = new PostgresTokens(this.pool);
     this.adminAuth = new PostgresAdminAuth(this.pool);
     this.idempotency = new PostgresIdempotency(this.pool);
+    this.bounces = new PostgresBounces(this.pool);
   }
 
   createBodyWriter(messageId: string): BodyWriter {
@@ -363,6 +370,26 @@ export class PostgresStore implements Store {
 
   releaseIdempotencyKey(key: string): Promise<void> {
     return this.idempotency.release(key);
+  }
+
+  recipientsByMessageIdHeader(header: string): Promise<BounceTarget[]> {
+    return this.bounces.recipientsByMessageIdHeader(header);
+  }
+
+  bounce(b: Bounce): Promise<BounceOutcome> {
+    return this.bounces.bounce(b);
+  }
+
+  takeBounceTurn(route: string, node: string, now: number, leaseMs: number): Promise<{ watermark: string | null } | null> {
+    return this.bounces.takeBounceTurn(route, node, now, leaseMs);
+  }
+
+  recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void> {
+    return this.bounces.recordBounceRead(route, node, read);
+  }
+
+  bounceReaders(): Promise<BounceReader[]> {
+    return this.bounces.bounceReaders();
   }
 
   async takeNotificationSlot(key: string, now: number, intervalMs: number): Promise<boolean> {

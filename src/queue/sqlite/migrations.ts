@@ -215,6 +215,23 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
   UPDATE api_tokens SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 7776000000;
   `,
+  /* 14: the Message-ID a message is delivered with (to match Microsoft's non-delivery reports to it), recipients
+     bounced after delivery, and which node reads each route's bounces and how far it has read */ `
+  ALTER TABLE messages ADD COLUMN message_id_header TEXT;
+  CREATE INDEX messages_message_id_header ON messages (message_id_header) WHERE message_id_header IS NOT NULL;
+  ALTER TABLE recipients ADD COLUMN bounced_at INTEGER;
+  DROP INDEX recipients_unreported;
+  CREATE INDEX recipients_unreported ON recipients (message_id, idx) WHERE reported IS NULL AND state IN ('failed', 'bounced', 'deferred', 'held');
+  DROP INDEX messages_final;
+  CREATE INDEX messages_final ON messages (updated_at) WHERE state IN ('delivered', 'failed', 'bounced', 'cancelled');
+  CREATE TABLE bounce_readers (
+    route TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    lease_until INTEGER NOT NULL,
+    watermark TEXT,
+    problem TEXT
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

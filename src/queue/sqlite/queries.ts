@@ -29,7 +29,7 @@ export class SqliteQueries {
       .all(bucketMs, bucketMs, firstIdAt(since)) as { at: number; n: number }[];
     const done = this.db
       .prepare(`SELECT state, (updated_at / ?) * ? AS at, count(*) AS n FROM messages INDEXED BY messages_final
-        WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at >= ? GROUP BY state, at`)
+        WHERE state IN ('delivered', 'failed', 'bounced', 'cancelled') AND updated_at >= ? GROUP BY state, at`)
       .all(bucketMs, bucketMs, since) as { state: State; at: number; n: number }[];
     return activityBuckets(received, done);
   }

@@ -25,6 +25,7 @@ export interface MessageRow {
   last_error: string | null;
   updated_at: number;
   kind: MessageKind;
+  message_id_header: string | null;
 }
 
 export interface RecipientRow {
@@ -40,6 +41,7 @@ export interface RecipientRow {
   reply_text: string | null;
   verdict: Verdict | null;
   diagnosis: string | null;
+  bounced_at: number | null;
   updated_at: number;
 }
 
@@ -88,6 +90,7 @@ export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: 
       row,
       recipients.map((r) => r.address),
     ),
+    messageIdHeader: row.message_id_header ?? null,
     listener: row.listener,
     clientHelo: row.client_helo,
     tls: row.tls,
@@ -108,6 +111,7 @@ export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: 
         reply: reply(r.reply_code, r.reply_enhanced, r.reply_text),
         verdict: r.verdict,
         diagnosis: r.diagnosis,
+        bouncedAt: r.bounced_at === null || r.bounced_at === undefined ? null : Number(r.bounced_at),
         updatedAt: r.updated_at,
       }),
     ),

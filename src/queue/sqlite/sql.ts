@@ -8,9 +8,9 @@ const PENDING = `('queued', 'deferred')`;
 
 export const SQL = {
   insertMessage: `INSERT INTO messages (id, received_at, listener, client_address, client_helo, tls, app, mail_from, mail_params,
-      size, sha256, body_file, received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at)
+      size, sha256, body_file, received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header)
     VALUES (@id, @received_at, @listener, @client_address, @client_helo, @tls, @app, @mail_from, @mail_params,
-      @size, @sha256, @body_file, @received_header, @state, @next_attempt_at, @expires_at, @lease_owner, @lease_until, @updated_at)`,
+      @size, @sha256, @body_file, @received_header, @state, @next_attempt_at, @expires_at, @lease_owner, @lease_until, @updated_at, @message_id_header)`,
   insertBody: `INSERT INTO bodies (message_id, data) VALUES (?, ?)`,
   insertRecipient: `INSERT INTO recipients (message_id, idx, address, params, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
   setKind: `UPDATE messages SET kind = ? WHERE id = ?`,
@@ -20,7 +20,7 @@ export const SQL = {
   /** Recipients that may be owed a DSN (Store.dueReports): failed or waiting since before ?, then delivered with NOTIFY=SUCCESS. */
   selectDueReports: `SELECT * FROM (SELECT r.message_id, r.idx, r.state FROM recipients r INDEXED BY recipients_unreported
         JOIN messages m ON m.id = r.message_id
-        WHERE r.reported IS NULL AND r.state IN ('failed', 'deferred', 'held') AND (r.state = 'failed' OR (r.warned_at IS NULL AND m.received_at < ?))
+        WHERE r.reported IS NULL AND r.state IN ('failed', 'bounced', 'deferred', 'held') AND (r.state IN ('failed', 'bounced') OR (r.warned_at IS NULL AND m.received_at < ?))
         ORDER BY r.message_id LIMIT ?)
     UNION ALL SELECT * FROM (SELECT r.message_id, r.idx, r.state FROM recipients r INDEXED BY recipients_success_asked
         WHERE r.reported IS NULL AND r.state = 'delivered' AND r.params LIKE '%SUCCESS%' ORDER BY r.message_id LIMIT ?)`,
@@ -52,7 +52,7 @@ export const SQL = {
     WHERE message_id = ? AND state IN ('queued', 'deferred', 'held')`,
   setState: `UPDATE messages SET state = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ?`,
-  selectPurgeable: `SELECT id, body_file FROM messages INDEXED BY messages_final WHERE state IN ('delivered', 'failed', 'cancelled') AND updated_at < ?`,
+  selectPurgeable: `SELECT id, body_file FROM messages INDEXED BY messages_final WHERE state IN ('delivered', 'failed', 'bounced', 'cancelled') AND updated_at < ?`,
   deleteMessage: `DELETE FROM messages WHERE id = ?`,
 
   selectMessage: `SELECT * FROM messages WHERE id = ?`,

@@ -35,11 +35,16 @@ import type {
   IdempotencyClaim,
   IdempotencyRequest,
   IdempotentAnswer,
+  Bounce,
+  BounceOutcome,
+  BounceReader,
+  BounceTarget,
 } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteSharedStore } from './shared-store.js';
 import { AdminAuthRows } from './admin-auth.js';
 import { IdempotencyKeys } from './idempotency.js';
+import { SqliteBounces } from './bounces.js';
 import { SqliteQueries } from './queries.js';
 import { migrate } from './migrations.js';
 import { params, type MessageRow, type RecipientRow } from './rows.js';
@@ -70,6 +75,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
   private readonly commits: GroupCommit;
   private readonly adminAuth: AdminAuthRows;
   private readonly idempotency: IdempotencyKeys;
+  private readonly bounces: SqliteBounces;
   private readonly queries: SqliteQueries;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -78,6 +84,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
     this.commits = new GroupCommit(this.db);
     this.adminAuth = new AdminAuthRows(this.db);
     this.idempotency = new IdempotencyKeys(this.db);
+    this.bounces = new SqliteBounces(this.db);
     this.queries = new SqliteQueries(this.db);
   }
 
@@ -117,6 +124,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
       lease_owner: lease?.node ?? null,
       lease_until: lease?.until ?? null,
       updated_at: message.receivedAt,
+      message_id_header: message.messageIdHeader ?? null,
     });
     if (body.inline) this.sql.insertBody.run(message.id, body.inline);
     message.recipients.forEach((recipient, idx) =>
@@ -357,6 +365,26 @@ export class SqliteStore extends SqliteSharedStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  async recipientsByMessageIdHeader(header: string): Promise<BounceTarget[]> {
+    return this.bounces.recipientsByMessageIdHeader(header);
+  }
+
+  async bounce(b: Bounce): Promise<BounceOutcome> {
+    return this.bounces.bounce(b);
+  }
+
+  async takeBounceTurn(route: string, node: string, now: number, leaseMs: number): Promise<{ watermark: string | null } | null> {
+    return this.bounces.takeBounceTurn(route, node, now, leaseMs);
+  }
+
+  async recordBounceRead(route: string, node: string, read: { watermark?: string; problem: string | null }): Promise<void> {
+    this.bounces.recordBounceRead(route, node, read);
+  }
+
+  async bounceReaders(): Promise<BounceReader[]> {
+    return this.bounces.bounceReaders();
   }
 }
 

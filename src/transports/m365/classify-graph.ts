@@ -12,7 +12,7 @@ import { classifyTokenError } from './classify-token.js';
 import { consentSteps, key, mailboxScopeSteps, networkSteps, sendAsCommand, type EntraFacts } from './fixes-entra.js';
 
 /** The Graph requests a delivery makes; which one failed changes what a 403 means. */
-export type GraphOperation = 'sendMail' | 'createDraft' | 'addAttachment' | 'createUploadSession' | 'uploadRange' | 'send' | 'deleteDraft';
+export type GraphOperation = 'sendMail' | 'createDraft' | 'addAttachment' | 'createUploadSession' | 'uploadRange' | 'send' | 'deleteDraft' | 'listMessages' | 'getMessageMime';
 const DRAFT_OPERATIONS: readonly GraphOperation[] = ['createDraft', 'addAttachment', 'createUploadSession'];
 
 export type GraphFailure =

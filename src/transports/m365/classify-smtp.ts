@@ -159,6 +159,14 @@ const SENDING_ROWS: Row[] = [
   row(554, '5.2.2', /full|QuotaExceeded/i, (reply, ctx) =>
     routeBroken(reply, `${mailbox(ctx)} is full (${status(reply)} mailbox full): Exchange Online cannot keep the copy in its Sent Items, so it sends nothing as ${mailbox(ctx)} until space is freed. The route's messages are held, not failed.`, fixes.mailboxFull(ctx.facts)),
   ),
+  // Graph and SMTP submission accept the message and Exchange reports this later, in a
+  // non-delivery report to the route's mailbox (the bounce reader, src/notify/bounces.ts).
+  row(550, '5.1.10', /RecipientNotFound/i, (reply, ctx) =>
+    outcome('permanent', `${ctx.recipient ?? 'The recipient'} does not exist in the tenant (${status(reply)} RESOLVER.ADR.RecipientNotFound): Exchange Online has no mailbox, group or contact with that address; check the address.`, {
+      reply,
+      fix: fixes.recipientNotFound(ctx.recipient),
+    }),
+  ),
   row(552, '5.3.4', /header/i, (reply) =>
     outcome('permanent', `The message's header block is larger than Exchange Online accepts (256 KB; ${status(reply)} Header size exceeds fixed maximum size).`, { reply, fix: fixes.headerTooLarge() }),
   ),

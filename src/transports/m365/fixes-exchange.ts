@@ -77,6 +77,9 @@ export const fixes = {
       ? `Raise the mailbox's limit (up to 150 MB): Set-Mailbox -Identity ${facts.mailbox} -MaxSendSize 150MB — the recipients' MaxReceiveSize must allow it too. Otherwise the application must send it smaller (attachments grow by a third in MIME).`
       : `The tenant's limits apply (Get-TransportConfig | Format-List MaxSendSize,MaxReceiveSize, and each recipient's MaxReceiveSize); otherwise the application must send it smaller (attachments grow by a third in MIME).`,
 
+  recipientNotFound: (recipient: string | undefined) =>
+    `Check the address${recipient ? ` ${recipient}` : ''} with the application that sent it (a typo, or a person who left); if it should exist, create the mailbox, group or contact in Microsoft 365 (Get-Recipient -Identity ${recipient ?? '<address>'} finds it when it does).`,
+
   headerTooLarge: () => 'The sending application must write a smaller header block (often a very long To or Cc list); Exchange Online\'s 256 KB header limit cannot be raised.',
 
   recipientLimit: (facts: RouteFacts, perMessage: number | undefined) =>

@@ -1,6 +1,7 @@
 /**
  * The Microsoft Graph calls the graph transport makes, for one mailbox: sendMail with a MIME
- * message, and the draft path for large ones (create, attach, upload session ranges, send).
+ * message, the draft path for large ones (create, attach, upload session ranges, send), and
+ * reading the Inbox for Microsoft's non-delivery reports (list, $value).
  * Each call takes a slot of the mailbox's request limiter, carries the route's token, and comes
  * back as a value: the answer, or a GraphFailure to classify.
  *
@@ -43,7 +44,7 @@ export interface AttachmentItem {
 
 interface Call {
   operation: GraphOperation;
-  method: 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   contentType?: string;
   body?: HttpBody;
@@ -57,6 +58,15 @@ interface Call {
 interface Answer {
   status: number;
   json: Record<string, unknown> | null;
+  text: string;
+}
+
+/** A message of a mailbox listing, with the properties the bounce reader asks for. */
+export interface ListedMessage {
+  id: string;
+  receivedDateTime: string;
+  subject: string;
+  from: string;
 }
 
 export class GraphApi {
@@ -117,6 +127,34 @@ export class GraphApi {
     return r.ok ? { ok: true, value: undefined } : r;
   }
 
+  /**
+   * One page of the Inbox, oldest first: from `since` (a receivedDateTime, inclusive), or the
+   * page an @odata.nextLink names. Needs Mail.ReadBasic (or Mail.Read).
+   */
+  async listInbox(page: { since: string } | { next: string }, signal: AbortSignal): Promise<GraphResult<{ messages: ListedMessage[]; next: string | null }>> {
+    const url =
+      'next' in page
+        ? page.next
+        : `${this.base}/mailFolders/inbox/messages?${new URLSearchParams({ $filter: `receivedDateTime ge ${page.since}`, $orderby: 'receivedDateTime asc', $select: 'id,receivedDateTime,subject,from', $top: '50' }).toString()}`;
+    const r = await this.call({ operation: 'listMessages', method: 'GET', url, signal });
+    if (!r.ok) return r;
+    const value = r.value.json?.value;
+    if (!Array.isArray(value)) return malformed('listMessages', r.value.status, 'the listing has no value');
+    const messages = value.flatMap((m: Record<string, unknown>) => {
+      if (typeof m.id !== 'string' || typeof m.receivedDateTime !== 'string') return [];
+      const from = (m.from as { emailAddress?: { address?: unknown } } | null)?.emailAddress?.address;
+      return [{ id: m.id, receivedDateTime: m.receivedDateTime, subject: typeof m.subject === 'string' ? m.subject : '', from: typeof from === 'string' ? from : '' }];
+    });
+    const next = r.value.json?.['@odata.nextLink'];
+    return { ok: true, value: { messages, next: typeof next === 'string' ? next : null } };
+  }
+
+  /** GET /messages/{id}/$value: the message's MIME. Needs Mail.Read. */
+  async messageMime(id: string, signal: AbortSignal): Promise<GraphResult<string>> {
+    const r = await this.call({ operation: 'getMessageMime', method: 'GET', url: `${this.base}/messages/${encodeURIComponent(id)}/$value`, signal });
+    return r.ok ? { ok: true, value: r.value.text } : r;
+  }
+
   /** Best effort: a draft left by a failed attempt is removed, so retries do not pile up drafts. */
   async deleteDraft(draftId: string, signal: AbortSignal): Promise<boolean> {
     const r = await this.call({ operation: 'deleteDraft', method: 'DELETE', url: `${this.base}/messages/${encodeURIComponent(draftId)}`, signal });
@@ -143,7 +181,7 @@ export class GraphApi {
       const answer = await this.o.limiter.run(() => httpsCall(this.o.agent, { method: c.method, url: c.url, headers, ...(c.body ? { body: c.body } : {}), signal: c.signal, timeoutMs: this.o.timeoutMs }));
       if (!answer.ok) return { ok: false, failure: { kind: 'network', operation: c.operation, reason: answer.aborted ? 'the delivery was stopped (relay shutting down)' : answer.reason, code: answer.code } };
       const body = parseJson(answer.text);
-      if (answer.status >= 200 && answer.status < 300) return { ok: true, value: { status: answer.status, json: body } };
+      if (answer.status >= 200 && answer.status < 300) return { ok: true, value: { status: answer.status, json: body, text: answer.text } };
 
       const error = (body?.error ?? {}) as { code?: unknown; message?: unknown };
       const failure: GraphFailure = {

@@ -18,10 +18,11 @@ import type { Logger } from 'pino';
 import type { GraphRouteConfig } from '../../config/routes.js';
 import { createRouteTokenProvider, type RouteTokenProvider } from '../../credentials/providers.js';
 import { readCaCertificates } from '../../credentials/ca.js';
-import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Pacing, type Transport, type TransportContext } from '../transport.js';
+import { outcome, sameForAll, type DeliveryJob, type DeliveryResult, type Pacing, type ReportMailbox, type Transport, type TransportContext } from '../transport.js';
 import { classifyGraphFailure, type GraphFacts, type GraphFailure } from './classify-graph.js';
 import { entraFacts } from './classify-token.js';
 import { GraphApi } from './graph-api.js';
+import { GraphReportMailbox } from './graph-reports.js';
 import { graphAgent } from './graph-http.js';
 import { sendThroughDraft } from './graph-large.js';
 import { RequestLimiter } from './graph-limiter.js';
@@ -39,6 +40,7 @@ export class GraphTransport implements Transport {
   readonly kind = 'graph';
   readonly pacing: Pacing;
   readonly warnings: readonly string[];
+  readonly reports?: ReportMailbox;
   private readonly tokens: RouteTokenProvider;
   private readonly agent: Agent;
   private readonly api: GraphApi;
@@ -58,6 +60,7 @@ export class GraphTransport implements Transport {
     const base = { route, transport: 'graph' as const, mailbox: config.mailbox, tenant: config.credentials.tenant, clientId: config.credentials.clientId, endpoint: config.endpoint };
     this.facts = { ...entraFacts(base, this.tokens, config.credentials.certificate?.cert), threshold: config.largeMessages.threshold };
     this.pacing = pacingOf(config) as Pacing;
+    if (config.bounces.read === 'graph') this.reports = new GraphReportMailbox(route, config, this.api);
     this.warnings = routeWarnings(route, config);
     for (const warning of this.warnings) this.log.warn(warning);
   }

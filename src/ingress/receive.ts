@@ -13,6 +13,7 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { fromHeaderStream, type Originators } from '../mime/from-header.js';
+import { watchSubject } from '../mime/subject.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
@@ -58,6 +59,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
   const headers = deps.door.readsFrom(app)
     ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
+  const subject = watchSubject(guard);
   try {
     await pump(stream, gate, guard, headers, writer);
     if (guard.violation) {
@@ -103,6 +105,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
             date: new Date(receivedAt),
           }),
           expiresAt: receivedAt + deps.lifetimeMs,
+          subject: subject.subject(),
         },
         body,
         lease ?? undefined,

@@ -44,6 +44,8 @@ export interface NewMessage {
   /** The Received header this relay adds in front of the message when delivering it. */
   receivedHeader: string;
   expiresAt: number;
+  /** The Subject header as read at the door, encoded words decoded; null when there is none. */
+  subject?: string | null;
 }
 
 /** Where a body was written and what it is: filled in by the BodyWriter when it finishes. */
@@ -145,6 +147,8 @@ export interface MessageSummary {
   attemptCount: number;
   nextAttemptAt: number | null;
   lastError: string | null;
+  /** The Subject (decoded) as received; null when it had none or came before subjects were kept. */
+  subject: string | null;
 }
 
 export interface RecipientDetail {
@@ -186,6 +190,10 @@ export interface MessageDetail extends MessageSummary {
   receivedHeader: string;
   recipientDetails: RecipientDetail[];
   attempts: AttemptDetail[];
+  /** For a DSN or notification: the message it reports on. */
+  about: string | null;
+  /** What relay365 wrote about this message (its DSNs), oldest first. */
+  notices: NoticeLink[];
 }
 
 export interface ListQuery {
@@ -239,6 +247,16 @@ export interface Notice {
   kind: Exclude<MessageKind, 'normal'>;
   message: NewMessage;
   body: StoredBody;
+  /** The message it reports on (a DSN's original), so each can link to the other. */
+  about?: string;
+}
+
+/** A DSN or notification relay365 wrote about a message. */
+export interface NoticeLink {
+  id: string;
+  kind: MessageKind;
+  state: State;
+  receivedAt: number;
 }
 
 export interface ActivityBucket {

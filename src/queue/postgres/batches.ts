@@ -43,6 +43,7 @@ export async function writeAccepts(pool: Queryable, items: AcceptItem[]): Promis
       lease?.until ?? null,
       m.receivedAt,
     ]);
+    push(24, [m.subject ?? null]);
     m.recipients.forEach((r, idx) => push(18, [m.id, idx, r.address, JSON.stringify(r.params), State.queued, m.receivedAt]));
     if (body.tail.length) tails.push(m.id, body.tailSeq, body.tail);
   }

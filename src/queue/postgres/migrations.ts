@@ -235,6 +235,14 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE api_tokens ADD COLUMN expires_at bigint NOT NULL DEFAULT 0;
   UPDATE api_tokens SET expires_at = (extract(epoch FROM now()) * 1000)::bigint + 7776000000;
   `,
+  /* 12: taken by the ndr branch (bounce data); this placeholder keeps 13's number until they merge, where theirs replaces it */ `
+  SELECT 1;
+  `,
+  /* 13: the Subject as read at the door (the console's queue shows it), and the message a DSN or notification reports on */ `
+  ALTER TABLE messages ADD COLUMN subject text;
+  ALTER TABLE messages ADD COLUMN about text COLLATE "C";
+  CREATE INDEX messages_about ON messages (about) WHERE about IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -215,6 +215,14 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
   UPDATE api_tokens SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 7776000000;
   `,
+  /* 14: taken by the ndr branch (bounce data); this placeholder keeps 15's number until they merge, where theirs replaces it */ `
+  SELECT 1;
+  `,
+  /* 15: the Subject as read at the door (the console's queue shows it), and the message a DSN or notification reports on */ `
+  ALTER TABLE messages ADD COLUMN subject TEXT;
+  ALTER TABLE messages ADD COLUMN about TEXT;
+  CREATE INDEX messages_about ON messages (about) WHERE about IS NOT NULL;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

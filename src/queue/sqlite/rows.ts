@@ -25,6 +25,15 @@ export interface MessageRow {
   last_error: string | null;
   updated_at: number;
   kind: MessageKind;
+  subject: string | null;
+  about: string | null;
+}
+
+export interface NoticeRow {
+  id: string;
+  kind: MessageKind;
+  state: State;
+  received_at: number;
 }
 
 export interface RecipientRow {
@@ -79,10 +88,11 @@ export function toSummary(row: MessageRow, recipients: string[]): MessageSummary
     attemptCount: row.attempt_count,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
+    subject: row.subject,
   };
 }
 
-export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: AttemptRow[]): MessageDetail {
+export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: AttemptRow[], notices: NoticeRow[]): MessageDetail {
   return {
     ...toSummary(
       row,
@@ -126,5 +136,7 @@ export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: 
         fix: a.fix,
       }),
     ),
+    about: row.about,
+    notices: notices.map((n) => ({ id: n.id, kind: n.kind, state: n.state, receivedAt: n.received_at })),
   };
 }

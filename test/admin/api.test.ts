@@ -40,6 +40,32 @@ afterAll(async () => {
   await relay?.stop();
 });
 
+describe('admin API: live events', () => {
+  it('streams a move of the queue, and of one message, as Server-Sent Events', async () => {
+    const queue = client.events('/api/events/messages', /event: messages\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its first read is under way before the mail moves
+    const id = await sendThrough(relay.relay.port, 'erp@contoso.example', ['ann@fabrikam.example'], 'Live 1');
+    const seen = await queue;
+    expect(seen.status).toBe(200);
+    expect(seen.type).toContain('text/event-stream');
+    expect(seen.text).toMatch(/event: ready\ndata: .*\n\n/);
+    expect(seen.text).toMatch(/event: messages\ndata: \{"at":\d+,"counts":\{.*"delivered":\d+/);
+
+    await until(async () => (await stateOf(id)) === 'delivered', 10_000, () => 'the message was not delivered');
+    const one = client.events(`/api/events/messages?id=${id}`, /event: message\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await client.delete(`/api/messages/${id}`)).status).toBe(200);
+    expect((await one).text).toMatch(new RegExp(`event: message\ndata: \\{"at":\\d+,"id":"${id}"\\}`));
+  });
+
+  it('refuses the stream without a session or token, and a bad id', async () => {
+    const stranger = await new AdminClient(relay.base).events('/api/events/messages');
+    expect(stranger.status).toBe(401);
+    expect(stranger.type).toContain('application/problem+json');
+    expect((await client.events('/api/events/messages?id=nonsense')).status).toBe(400);
+  });
+});
+
 describe('admin API: messages', () => {
   it('lists newest first and pages with a cursor until the end, without repeats', async () => {
     const seen: string[] = [];

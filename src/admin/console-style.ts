@@ -106,7 +106,8 @@ details.guide summary { cursor: pointer; font-weight: 600; margin: .5rem 0; }
   table.queue td { display: inline-block; border: none; padding: .1rem .4rem; }
   table.queue td.clip, table.queue td.subject { display: block; max-width: 100%; }
   .path { flex-direction: column; }
-  .path li + li::before { content: "\\2193"; align-self: flex-start; padding: 0 0 0 1rem; }
+  .path li { flex-direction: column; }
+  .path li + li::before { content: "\\2193"; align-self: flex-start; padding: 0 0 .25rem 1rem; }
   .path .step { max-width: 100%; }
   table.queue td.hide-narrow { display: none; }
   .pairs { grid-template-columns: 1fr; }

@@ -15,6 +15,7 @@ import nodemailer from 'nodemailer';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/policy/passwords.js';
+import { State } from '../../src/queue/states.js';
 import { ROOT, startTestRelay, type TestRelay } from '../helpers/relay.js';
 import { DEMO, useSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/sink.js';
@@ -145,6 +146,8 @@ describe('the admin console in Chromium', () => {
   it('shows each message\'s Subject, its last error whole and its size on one line', async () => {
     const row = (id: string) => `tr[data-id="${id}"]`;
     await page.getByRole('columnheader', { name: 'Subject' }).waitFor();
+    // The states are the relay's (a state added there shows up here without a console change).
+    expect(await page.getByLabel('State').locator('option').allTextContents()).toEqual(['any', ...Object.values(State)]);
     expect(await page.locator(`${row(failed)} td.subject`).textContent()).toBe('Payslip November');
     expect(await page.locator(`${row(delivered)} td.subject`).textContent()).toBe('Invoice 4711');
     const lastError = (await relay.relay.store.get(failed))!.lastError!;

@@ -25,6 +25,9 @@ const ENDPOINTS: Record<string, string> = {
   capture: 'Capture (kept, not sent)',
 };
 
+/** The sending host: its HELO name and address, or just the address when the HELO was that address. */
+const client = (m: MessageView) => (m.clientHelo && m.clientHelo !== `[${m.clientAddress}]` ? `${m.clientHelo} [${m.clientAddress}]` : m.clientAddress);
+
 /** A verdict or state as the colour of a path step. */
 function tone(outcome: string): string {
   if (outcome === 'delivered') return 'ok';
@@ -72,7 +75,7 @@ function paths(m: MessageView): HTMLElement[] {
       h(
         'ol',
         { class: 'path', 'aria-label': `Path to ${g.recipients.join(', ')}` },
-        step('App', own ? 'relay365' : (m.app ?? 'unknown app'), when(m.receivedAt), own ? `wrote this ${m.kind === 'dsn' ? 'DSN' : 'notice'}` : 'sent it', 'ok', own ? null : `${m.clientHelo ?? '?'} [${m.clientAddress}]`),
+        step('App', own ? 'relay365' : (m.app ?? 'unknown app'), when(m.receivedAt), own ? `wrote this ${m.kind === 'dsn' ? 'DSN' : 'notice'}` : 'sent it', 'ok', own ? null : client(m)),
         step('Listener', m.listener, when(m.receivedAt), `accepted, ${size(m.size)}`, 'ok', m.tls ? `over ${m.tls}` : own ? null : 'no TLS'),
         step('Route', route || 'not chosen yet', last ? when(last.startedAt) : null, last ? `${g.attempts.length} attempt${g.attempts.length === 1 ? '' : 's'}` : (waiting ?? badge(state)), last ? tone(state) : 'wait', last ? `${last.transport} on ${last.node}` : null),
         step(

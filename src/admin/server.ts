@@ -136,7 +136,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth);
-  eventRoutes(app, store);
+  eventRoutes(app, store, auth);
   routeRoutes(app, config, store, masterKey);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -58,6 +58,19 @@ describe('admin API: live events', () => {
     expect((await one).text).toMatch(new RegExp(`event: message\ndata: \\{"at":\\d+,"id":"${id}"\\}`));
   });
 
+  it('ends a stream whose token was revoked instead of telling it the next move', async () => {
+    const made = await client.post<{ token: string }>('/api/tokens', { name: 'live-board', role: 'read-only' });
+    const started = Date.now();
+    const stream = new AdminClient(relay.base, made.body.token).events('/api/events/messages', /event: messages\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // open before the revoke
+    expect((await client.delete('/api/tokens/live-board')).status).toBe(200);
+    await sendThrough(relay.relay.port, 'erp@contoso.example', ['ann@fabrikam.example'], 'Live 2');
+    const heard = await stream; // returns when the stream ends (or after 10 s with what came)
+    expect(heard.text).toMatch(/event: ready/);
+    expect(heard.text).not.toMatch(/event: messages/);
+    expect(Date.now() - started, 'ended by the server at the move, not by the test\'s timeout').toBeLessThan(9000);
+  });
+
   it('refuses the stream without a session or token, and a bad id', async () => {
     const stranger = await new AdminClient(relay.base).events('/api/events/messages');
     expect(stranger.status).toBe(401);

@@ -5,12 +5,13 @@
  * The store is watched, not this process: on a cluster another node delivers too, and the
  * store is what every node shares. One watch serves every open queue page (a second
  * browser adds no queries); it runs only while someone listens. A stream ends after a few
- * minutes and the browser reconnects, so a session that expired or was signed out is asked
- * again by the same checks as every other /api request (access.ts).
+ * minutes and the browser reconnects; and before each event the caller is identified again,
+ * so a session that expired or was signed out, or a revoked token, hears nothing more.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { MESSAGE_ID_PATTERN } from '../../queue/ids.js';
 import type { Store } from '../../queue/store.js';
+import type { AdminAuth } from '../auth.js';
 import { badRequest } from '../problems.js';
 
 /** How often the store is asked whether anything moved. */
@@ -74,7 +75,7 @@ class QueueWatch {
   }
 }
 
-export function eventRoutes(app: FastifyInstance, store: Store): void {
+export function eventRoutes(app: FastifyInstance, store: Store, auth: AdminAuth): void {
   const watch = new QueueWatch(store);
   const open = new Set<FastifyReply>();
   app.addHook('preClose', async () => {
@@ -102,9 +103,28 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
         connection: 'keep-alive',
         'x-accel-buffering': 'no', // nginx would hold the events back otherwise
       });
-      const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const write = (text: string) => {
+        if (!raw.writableEnded && !raw.destroyed) raw.write(text);
+      };
+      /**
+       * Before anything is told, the caller is asked for again, as a new request would be: a
+       * signed-out session, a revoked token or a removed user ends the stream there.
+       */
+      const stillAllowed = async () => {
+        try {
+          await auth.identify(request);
+          if (request.caller) return true;
+        } catch {
+          // a token that stopped working: identify throws its 401
+        }
+        raw.end();
+        return false;
+      };
+      const send = async (event: string, data: unknown) => {
+        if (await stillAllowed()) write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
       open.add(reply);
-      const stopQueue = await watch.add((counts) => send('messages', { at: Date.now(), counts }));
+      const stopQueue = await watch.add((counts) => void send('messages', { at: Date.now(), counts }));
       let last: string | null = id ? await messageMark(store, id).catch(() => null) : null;
       let checking = false;
       const follow = id
@@ -113,7 +133,7 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
             checking = true;
             try {
               const mark = await messageMark(store, id);
-              if (mark !== last) send('message', { at: Date.now(), id });
+              if (mark !== last) await send('message', { at: Date.now(), id });
               last = mark;
             } catch {
               // as in QueueWatch.tick: the next tick tries again
@@ -122,7 +142,9 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
             }
           }, TICK_MS)
         : null;
-      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      const keepAlive = setInterval(async () => {
+        if (await stillAllowed()) write(': keep-alive\n\n');
+      }, KEEP_ALIVE_MS);
       const end = setTimeout(() => raw.end(), STREAM_MS);
       const stop = () => {
         open.delete(reply);
@@ -135,8 +157,8 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
       if (raw.destroyed) return stop();
       raw.on('close', stop);
       // From here on every move is told; the page fetches once on ready for what moved before.
-      raw.write('retry: 2000\n\n');
-      send('ready', { at: Date.now() });
+      write('retry: 2000\n\n');
+      write(`event: ready\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`);
     },
   );
 }

@@ -177,6 +177,20 @@ describe('the admin console in Chromium', () => {
     await shot('queue-live', [300, 2000]);
   });
 
+  it('asks every 5 s instead where the event stream cannot be had', async () => {
+    const context = await browser.newContext({ storageState: await page.context().storageState() }); // signed in too: the same cookie
+    const polling = await context.newPage();
+    try {
+      await polling.addInitScript('delete window.EventSource');
+      await polling.goto(`${base}/queue`);
+      await polling.getByText('Updates every 5 s').waitFor();
+      const arrived = await submit(DEMO.relay.address, DEMO.alice.address, 'Polled');
+      await polling.locator(`tr[data-id="${arrived}"]`).waitFor({ timeout: 15_000 });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('opens the failed message and shows the upstream words, the diagnosis and the fix', async () => {
     await page.getByRole('link', { name: failed, exact: true }).click();
     await page.getByRole('heading', { name: new RegExp(`Message ${failed}`) }).waitFor();

@@ -76,6 +76,8 @@ describe('admin API: live events', () => {
     expect(stranger.status).toBe(401);
     expect(stranger.type).toContain('application/problem+json');
     expect((await client.events('/api/events/messages?id=nonsense')).status).toBe(400);
+    const head = await client.request('HEAD', '/api/events/messages');
+    expect([head.status, head.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8']);
   });
 });
 

@@ -94,6 +94,8 @@ export function eventRoutes(app: FastifyInstance, store: Store, auth: AdminAuth)
     async (request, reply) => {
       const id = request.query.id;
       if (id !== undefined && !MESSAGE_ID_PATTERN.test(id)) throw badRequest('id is not a message id');
+      // A HEAD (a monitor checking the endpoint) gets the answer's head, not a stream that never ends.
+      if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').send();
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {

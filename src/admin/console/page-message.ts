@@ -221,7 +221,7 @@ export async function messagePage(main: HTMLElement, id: string, go: (url: strin
           ['Expires', when(m.expiresAt)],
           ...(m.nextAttemptAt && !FINAL.includes(m.state) ? [['Next try', when(m.nextAttemptAt)] as [string, Node]] : []),
           // Said above when an attempt gave it; shown here only when nothing else says it (an expiry, a cancel).
-          ...(m.lastError && !said.some((o) => m.lastError!.includes(reply(o.reply)) || (o.diagnosis && m.lastError!.includes(o.diagnosis))) ? [['Last error', m.lastError] as [string, string]] : []),
+          ...(m.lastError && !said.some((o) => [reply(o.reply), o.diagnosis ?? ''].some((words) => words !== '' && m.lastError!.includes(words))) ? [['Last error', m.lastError] as [string, string]] : []),
           ...dsns.map((n): [string, Node] => ['DSN sent', h('span', { class: 'dsn-link' }, h('a', { href: `/messages/${n.id}`, class: 'mono' }, n.id), ' ', badge(n.state), ' ', when(n.receivedAt))]),
           ...(m.about ? [['Reports on', h('a', { href: `/messages/${m.about}`, class: 'mono' }, m.about)] as [string, Node]] : []),
         ]),

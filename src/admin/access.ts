@@ -31,6 +31,7 @@ export function accessTable(admin: AdminConfig): Record<string, Access> {
 
     'GET /api/messages': 'read-only',
     'GET /api/messages/:id': 'read-only',
+    'GET /api/events/messages': 'read-only',
     'GET /api/routes': 'read-only',
     'GET /api/apps': 'read-only',
     'GET /api/nodes': 'read-only',

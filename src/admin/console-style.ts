@@ -44,7 +44,31 @@ input, select { font: inherit; padding: .3rem .4rem; border: 1px solid var(--lin
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.clip { max-width: 22rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+td.clip { max-width: 13rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.nowrap { white-space: nowrap; }
+td.subject { min-width: 7rem; max-width: 20rem; overflow-wrap: anywhere; }
+td.last-error { min-width: 9rem; max-width: 26rem; white-space: normal; overflow-wrap: anywhere; font-size: .85rem; }
+.live { margin: -.75rem 0 .75rem; }
+.live::before { content: "\\25CF  "; color: var(--ok); }
+.outcome { border-left: 4px solid var(--line); padding-left: .75rem; margin: .75rem 0; }
+.outcome.verdict-permanent, .outcome.verdict-route-broken { border-left-color: var(--bad); }
+.outcome.verdict-transient { border-left-color: var(--warn); }
+.outcome.verdict-delivered { border-left-color: var(--ok); }
+.fix-text { margin: .3rem 0; }
+.command { display: flex; gap: .5rem; align-items: flex-start; margin: .35rem 0; }
+.command pre { flex: 1; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.command button { flex: none; font-size: .85rem; padding: .25rem .6rem; }
+.path { list-style: none; padding: 0; margin: .5rem 0; display: flex; flex-wrap: wrap; gap: .5rem 0; align-items: stretch; }
+.path li { display: flex; align-items: stretch; }
+.path li + li::before { content: "\\2192"; align-self: center; padding: 0 .5rem; font-size: 1.3rem; color: var(--muted); }
+.path .step { background: var(--card); border: 1px solid var(--line); border-top: 4px solid var(--line); border-radius: 6px; padding: .4rem .6rem; min-width: 9rem; max-width: 16rem; overflow-wrap: anywhere; }
+.path .step-ok { border-top-color: var(--ok); }
+.path .step-bad { border-top-color: var(--bad); }
+.path .step-warn { border-top-color: var(--warn); }
+.path .step-wait { border-top-color: var(--info); }
+.path .step-title { font-size: .75rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
+.path .step-name { font-weight: 600; }
+.path .step-detail { font-size: .85rem; }
 .headers th { white-space: nowrap; width: 1%; }
 .headers td { overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: .85rem; }
 .pairs { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 0; }
@@ -80,7 +104,11 @@ details.guide summary { cursor: pointer; font-weight: 600; margin: .5rem 0; }
   table.queue thead { display: none; }
   table.queue tr { border-bottom: 1px solid var(--line); padding: .35rem 0; }
   table.queue td { display: inline-block; border: none; padding: .1rem .4rem; }
-  table.queue td.clip { display: block; max-width: 100%; }
+  table.queue td.clip, table.queue td.subject { display: block; max-width: 100%; }
+  .path { flex-direction: column; }
+  .path li { flex-direction: column; }
+  .path li + li::before { content: "\\2193"; align-self: flex-start; padding: 0 0 .25rem 1rem; }
+  .path .step { max-width: 100%; }
   table.queue td.hide-narrow { display: none; }
   .pairs { grid-template-columns: 1fr; }
   .pairs dt { margin-top: .4rem; }

@@ -7,6 +7,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import type { Headers } from '@zone-eu/mailsplit';
+import libmime from 'libmime';
 import { readRootHeaders } from '../mime/from-header.js';
 import { MESSAGE_ID_PATTERN } from '../queue/ids.js';
 import type { RouteConfig } from '../config/routes.js';
@@ -68,7 +69,8 @@ function fieldsOf(headers: Headers): HeaderField[] {
     if (seen.has(key)) continue;
     seen.add(key);
     const name = line.slice(0, line.indexOf(':')).trim() || key;
-    for (const decoded of headers.getDecoded(key)) fields.push({ name, value: decoded.value });
+    // mailsplit unfolds the value; the encoded words (RFC 2047) are libmime's to decode.
+    for (const decoded of headers.getDecoded(key)) fields.push({ name, value: libmime.decodeWords(decoded.value) });
   }
   return fields;
 }

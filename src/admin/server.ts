@@ -27,6 +27,7 @@ import { readMasterKey, type MasterKey } from '../config/master-key.js';
 import { ConfigError } from '../config/problems.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../queue/store.js';
+import { eventRoutes } from './api/events.js';
 import { messageRoutes } from './api/messages.js';
 import { routeRoutes } from './api/routes.js';
 import { systemRoutes } from './api/system.js';
@@ -138,6 +139,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<{ app: FastifyInstanc
 
   const masterKey = deps.masterKey === undefined ? masterKeyOf(config) : deps.masterKey;
   messageRoutes(app, store, auth, effectiveRoutes(config));
+  eventRoutes(app, store, auth);
   routeRoutes(app, config, store, masterKey, deps.demo ?? false);
   systemRoutes(app, { config, store, auth, listeners: deps.listeners, masterKey });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -15,6 +15,7 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { fromHeaderStream, type Originators } from '../mime/from-header.js';
 import { MessageIdTap } from '../mime/message-id.js';
+import { watchSubject } from '../mime/subject.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
@@ -61,6 +62,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
     ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
   const messageId = new MessageIdTap(`<${id}@${deps.hostname}>`);
+  const subject = watchSubject(guard);
   try {
     await pump(stream, gate, guard, headers, messageId, writer);
     if (guard.violation) {
@@ -107,6 +109,7 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
           }),
           messageIdHeader: messageId.messageId,
           expiresAt: receivedAt + deps.lifetimeMs,
+          subject: subject.subject(),
         },
         body,
         lease ?? undefined,

@@ -93,17 +93,18 @@ export class AdminNotifier {
   private async queue(event: AdminEvent, route: string): Promise<string> {
     const { config, node, store } = this.deps;
     const from = postmasterFor(config, node, route);
+    const subject = `[relay365 ${node}] ${event.subject}`;
     const mail = new MailComposer({
       from: `relay365 on ${node} <${from}>`,
       to: config.notify.admin.recipients,
-      subject: `[relay365 ${node}] ${event.subject}`,
+      subject,
       text: `${event.text}\n\n-- \nrelay365 on ${node}, event "${event.kind}"${event.route ? ` (route ${event.route})` : ''}. At most one such mail per ${config.notify.admin.interval / 60_000} minutes (notify.admin.interval).\n`,
       headers: { 'Auto-Submitted': 'auto-generated', 'X-Relay365-Event': event.kind },
       ...(event.attachment ? { attachments: [{ filename: event.attachment.filename, content: event.attachment.content, contentType: 'text/plain; charset=utf-8' }] } : {}),
     });
     return commitNotice(
       store,
-      { kind: 'notification', mailFrom: from, to: config.notify.admin.recipients, app: null, route, node, lifetimeMs: config.delivery.lifetime },
+      { kind: 'notification', mailFrom: from, to: config.notify.admin.recipients, app: null, route, node, lifetimeMs: config.delivery.lifetime, subject },
       mail.compile().createReadStream(),
       [],
     );

@@ -88,7 +88,7 @@ export class DsnSweep {
     });
     const dsnId = await commitNotice(
       store,
-      { kind: 'dsn', mailFrom: '', to: [to], app: message.app, node: this.deps.node, lifetimeMs: config.delivery.lifetime },
+      { kind: 'dsn', mailFrom: '', to: [to], app: message.app, node: this.deps.node, lifetimeMs: config.delivery.lifetime, about: id, subject: String(mime.getHeader('subject')) },
       mime.createReadStream(),
       marks,
     );

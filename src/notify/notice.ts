@@ -43,6 +43,10 @@ export interface NoticeEnvelope {
   route?: string;
   node: string;
   lifetimeMs: number;
+  /** The message it reports on (a DSN's original). */
+  about?: string;
+  /** Its Subject, for the queue's list. */
+  subject?: string;
 }
 
 /** Writes the message into the store and commits it with `marks`; returns its queue id. */
@@ -77,8 +81,9 @@ export async function commitNotice(store: Store, envelope: NoticeEnvelope, conte
         date: new Date(receivedAt),
       }),
       expiresAt: receivedAt + envelope.lifetimeMs,
+      subject: envelope.subject ?? null,
     };
-    await store.commitNotice({ kind: envelope.kind, message, body }, marks, receivedAt);
+    await store.commitNotice({ kind: envelope.kind, message, body, ...(envelope.about ? { about: envelope.about } : {}) }, marks, receivedAt);
     return id;
   } catch (err) {
     await writer.abort().catch(() => undefined);

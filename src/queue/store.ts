@@ -51,6 +51,8 @@ export interface NewMessage {
    */
   messageIdHeader?: string | null;
   expiresAt: number;
+  /** The Subject header as read at the door, encoded words decoded; null when there is none. */
+  subject?: string | null;
 }
 
 /** Where a body was written and what it is: filled in by the BodyWriter when it finishes. */
@@ -152,6 +154,8 @@ export interface MessageSummary {
   attemptCount: number;
   nextAttemptAt: number | null;
   lastError: string | null;
+  /** The Subject (decoded) as received; null when it had none or came before subjects were kept. */
+  subject: string | null;
 }
 
 export interface RecipientDetail {
@@ -197,6 +201,10 @@ export interface MessageDetail extends MessageSummary {
   receivedHeader: string;
   recipientDetails: RecipientDetail[];
   attempts: AttemptDetail[];
+  /** For a DSN or notification: the message it reports on. */
+  about: string | null;
+  /** What relay365 wrote about this message (its DSNs), oldest first. */
+  notices: NoticeLink[];
 }
 
 export interface ListQuery {
@@ -250,6 +258,16 @@ export interface Notice {
   kind: Exclude<MessageKind, 'normal'>;
   message: NewMessage;
   body: StoredBody;
+  /** The message it reports on (a DSN's original), so each can link to the other. */
+  about?: string;
+}
+
+/** A DSN or notification relay365 wrote about a message. */
+export interface NoticeLink {
+  id: string;
+  kind: MessageKind;
+  state: State;
+  receivedAt: number;
 }
 
 export interface ActivityBucket {

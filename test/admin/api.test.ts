@@ -40,6 +40,50 @@ afterAll(async () => {
   await relay?.stop();
 });
 
+describe('admin API: live events', () => {
+  it('streams a move of the queue, and of one message, as Server-Sent Events', async () => {
+    const queue = client.events('/api/events/messages', /event: messages\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its first read is under way before the mail moves
+    // Addresses no other test filters for: the messages of this test stay out of their lists.
+    const id = await sendThrough(relay.relay.port, 'live@tailspin.example', ['board@tailspin.example'], 'Live 1');
+    const seen = await queue;
+    expect(seen.status).toBe(200);
+    expect(seen.type).toContain('text/event-stream');
+    expect(seen.text).toMatch(/event: ready\ndata: .*\n\n/);
+    expect(seen.text).toMatch(/event: messages\ndata: \{"at":\d+,"counts":\{.*"delivered":\d+/);
+
+    await until(async () => (await stateOf(id)) === 'delivered', 10_000, () => 'the message was not delivered');
+    const one = client.events(`/api/events/messages?id=${id}`, /event: message\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await client.delete(`/api/messages/${id}`)).status).toBe(200);
+    expect((await one).text).toMatch(new RegExp(`event: message\ndata: \\{"at":\\d+,"id":"${id}"\\}`));
+  });
+
+  it('ends a stream whose token was revoked instead of telling it the next move', async () => {
+    const made = await client.post<{ token: string }>('/api/tokens', { name: 'live-board', role: 'read-only' });
+    const started = Date.now();
+    const stream = new AdminClient(relay.base, made.body.token).events('/api/events/messages', /event: messages\n/);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // open before the revoke
+    expect((await client.delete('/api/tokens/live-board')).status).toBe(200);
+    const moved = await sendThrough(relay.relay.port, 'live@tailspin.example', ['board@tailspin.example'], 'Live 2');
+    const heard = await stream; // returns when the stream ends (or after 10 s with what came)
+    await until(async () => (await stateOf(moved)) === 'delivered', 10_000, () => 'the message was not delivered');
+    await client.delete(`/api/messages/${moved}`);
+    expect(heard.text).toMatch(/event: ready/);
+    expect(heard.text).not.toMatch(/event: messages/);
+    expect(Date.now() - started, 'ended by the server at the move, not by the test\'s timeout').toBeLessThan(9000);
+  });
+
+  it('refuses the stream without a session or token, and a bad id', async () => {
+    const stranger = await new AdminClient(relay.base).events('/api/events/messages');
+    expect(stranger.status).toBe(401);
+    expect(stranger.type).toContain('application/problem+json');
+    expect((await client.events('/api/events/messages?id=nonsense')).status).toBe(400);
+    const head = await client.request('HEAD', '/api/events/messages');
+    expect([head.status, head.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8']);
+  });
+});
+
 describe('admin API: messages', () => {
   it('lists newest first and pages with a cursor until the end, without repeats', async () => {
     const seen: string[] = [];

@@ -92,6 +92,37 @@ export class AdminClient {
     return { status: res.status, headers: res.headers, body: (type.includes('json') ? JSON.parse(text) : text) as T };
   }
 
+  /**
+   * Opens an event stream (GET, as EventSource does) and reads until `until` matches what came
+   * (or the answer ends); then lets go of it.
+   */
+  async events(path: string, until: RegExp = /\n\n/, timeoutMs = 10_000): Promise<{ status: number; type: string; text: string }> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.cookie) headers.cookie = this.cookie;
+    if (this.bearer) headers.authorization = `Bearer ${this.bearer}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    let text = '';
+    try {
+      const res = await fetch(`${this.base}${path}`, { headers, signal: abort.signal });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      try {
+        while (!until.test(text)) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        }
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+      }
+      return { status: res.status, type: res.headers.get('content-type') ?? '', text };
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
   get<T = Record<string, unknown>>(path: string) {
     return this.request<T>('GET', path);
   }

@@ -98,6 +98,28 @@ export function storeContractNotices(context: () => Context) {
     expect(await c.store.list({ kind: 'dsn', limit: 10 })).toHaveLength(1);
   });
 
+  it('keeps each message\'s Subject, and links a DSN and the message it reports on both ways', async () => {
+    const c = context();
+    const now = Date.now();
+    const id = newMessageId(now);
+    const writer = c.store.createBodyWriter(id);
+    await pipeline(Readable.from([Buffer.from('x')]), writer);
+    const { message } = await dsnFor(c.store, 'template');
+    await c.store.accept({ ...message, id, receivedAt: now, mailFrom: 'app@contoso.example', subject: 'Äpfel und Birnen' }, await writer.stored);
+    await attempt(c.store, id, [State.failed], now);
+    const dsn = await dsnFor(c.store, id);
+    await c.store.commitNotice({ ...dsn, about: id, message: { ...dsn.message, subject: 'Undelivered Mail Returned to Sender: Äpfel und Birnen' } }, [{ messageId: id, idx: 0, mark: 'final' }], now);
+
+    const listed = await c.store.list({ limit: 10 });
+    expect(listed.map((m) => [m.id, m.subject])).toEqual([
+      [dsn.message.id, 'Undelivered Mail Returned to Sender: Äpfel und Birnen'],
+      [id, 'Äpfel und Birnen'],
+    ]);
+    expect((await c.store.get(id))?.notices).toEqual([{ id: dsn.message.id, kind: 'dsn', state: State.queued, receivedAt: dsn.message.receivedAt }]);
+    expect((await c.store.get(dsn.message.id))?.about).toBe(id);
+    expect((await c.store.get(dsn.message.id))?.notices).toEqual([]);
+  });
+
   it('owes one delay warning for a recipient waiting since before the cut-off, and the failure DSN later', async () => {
     const c = context();
     const now = Date.now();

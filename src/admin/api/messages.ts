@@ -55,7 +55,7 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
           },
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { messages: { type: 'array', items: anyObject }, nextCursor: { type: ['string', 'null'] } } }, ...errors },
+        response: { 200: { type: 'object', properties: { messages: { type: 'array', items: anyObject }, nextCursor: { type: ['string', 'null'] }, states: { type: 'array', items: { type: 'string' }, description: 'Every state a message can be in (the filter\'s choices).' } } }, ...errors },
       },
     },
     async (request) => {
@@ -77,7 +77,7 @@ export function messageRoutes(app: FastifyInstance, store: Store, auth: AdminAut
         ...(q.cursor ? { before: q.cursor } : {}),
         limit,
       });
-      return { messages, nextCursor: messages.length === limit ? (messages.at(-1)?.id ?? null) : null };
+      return { messages, nextCursor: messages.length === limit ? (messages.at(-1)?.id ?? null) : null, states: STATES };
     },
   );
 

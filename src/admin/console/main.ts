@@ -4,6 +4,7 @@
  */
 import { api, ApiError, setCsrf, setRole } from './api.js';
 import { h } from './dom.js';
+import { stopFollowing } from './live.js';
 import { messagePage } from './page-message.js';
 import { overviewPage } from './page-overview.js';
 import { queuePage } from './page-queue.js';
@@ -26,6 +27,7 @@ function go(url: string): void {
 }
 
 async function render(): Promise<void> {
+  stopFollowing();
   const session = await api<Session>('GET', '/api/session');
   setCsrf(session.csrfToken);
   setRole(session.role);

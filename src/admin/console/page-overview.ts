@@ -2,7 +2,7 @@
 import { api } from './api.js';
 import { activityChart } from './chart.js';
 import { badge, h } from './dom.js';
-import { STATES, type Overview } from './types.js';
+import type { Overview } from './types.js';
 
 export async function overviewPage(main: HTMLElement): Promise<void> {
   const o = await api<Overview>('GET', '/api/overview?hours=6');
@@ -13,7 +13,7 @@ export async function overviewPage(main: HTMLElement): Promise<void> {
       'section',
       { 'aria-labelledby': 'depth-h' },
       h('h2', { id: 'depth-h' }, 'Queue by state'),
-      h('ul', { class: 'counts' }, ...STATES.map((s) => h('li', {}, h('a', { href: `/queue?state=${s}` }, badge(s), h('strong', {}, String(o.counts[s] ?? 0)))))),
+      h('ul', { class: 'counts' }, ...Object.entries(o.counts).map(([s, n]) => h('li', {}, h('a', { href: `/queue?state=${s}` }, badge(s), h('strong', {}, String(n)))))),
     ),
     h(
       'section',

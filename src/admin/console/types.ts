@@ -1,6 +1,10 @@
 /** The API's answers, as much of them as the console reads (src/queue/store.ts has the full types). */
-export type State = 'queued' | 'sending' | 'deferred' | 'delivered' | 'failed' | 'bounced' | 'held' | 'cancelled';
-export const STATES: State[] = ['queued', 'sending', 'deferred', 'delivered', 'failed', 'bounced', 'held', 'cancelled'];
+/**
+ * A message's or recipient's state, as the API names it: drawn as a badge of that name (its
+ * colour from the style sheet, plain when it has none), so a state the relay adds later needs
+ * no change here. The queue's filter lists what /api/messages says the states are.
+ */
+export type State = string;
 
 export interface Reply {
   code: number | null;
@@ -22,6 +26,7 @@ export interface MessageSummary {
   attemptCount: number;
   nextAttemptAt: number | null;
   lastError: string | null;
+  subject?: string | null;
 }
 
 export interface MessageView extends MessageSummary {
@@ -37,7 +42,25 @@ export interface MessageView extends MessageSummary {
   bounceNote: string | null;
   /** bouncedAt: when Microsoft's non-delivery report was read (state bounced; reply and diagnosis are then the report's). */
   recipientDetails: { idx: number; address: string; state: State; route: string | null; reply: Reply | null; verdict: string | null; diagnosis: string | null; retryAt: number | null; bouncedAt: number | null }[];
-  attempts: { attempt: number; recipientIdx: number; startedAt: number; durationMs: number; node: string; route: string; transport: string; verdict: string; reply: Reply | null; diagnosis: string | null; fix: string | null }[];
+  attempts: Attempt[];
+  /** For a DSN: the message it reports on. */
+  about?: string | null;
+  /** The DSNs relay365 wrote about this message. */
+  notices?: { id: string; kind: string; state: State; receivedAt: number }[];
+}
+
+export interface Attempt {
+  attempt: number;
+  recipientIdx: number;
+  startedAt: number;
+  durationMs: number;
+  node: string;
+  route: string;
+  transport: string;
+  verdict: string;
+  reply: Reply | null;
+  diagnosis: string | null;
+  fix: string | null;
 }
 
 export interface RouteView {

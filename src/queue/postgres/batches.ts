@@ -44,6 +44,7 @@ export async function writeAccepts(pool: Queryable, items: AcceptItem[]): Promis
       m.receivedAt,
       m.messageIdHeader ?? null,
     ]);
+    push(25, [m.subject ?? null]);
     m.recipients.forEach((r, idx) => push(19, [m.id, idx, r.address, JSON.stringify(r.params), State.queued, m.receivedAt]));
     if (body.tail.length) tails.push(m.id, body.tailSeq, body.tail);
   }

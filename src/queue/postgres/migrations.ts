@@ -252,6 +252,11 @@ export const MIGRATIONS: string[] = [
     problem text
   );
   `,
+  /* 13: the Subject as read at the door (the console's queue shows it), and the message a DSN or notification reports on */ `
+  ALTER TABLE messages ADD COLUMN subject text;
+  ALTER TABLE messages ADD COLUMN about text COLLATE "C";
+  CREATE INDEX messages_about ON messages (about) WHERE about IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

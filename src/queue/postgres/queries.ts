@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { State } from '../states.js';
 import type { ActivityBucket, ListQuery, MessageDetail, MessageSummary } from '../store.js';
 import { activityBuckets } from '../activity.js';
-import { toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from '../sqlite/rows.js';
+import { toDetail, toSummary, type AttemptRow, type MessageRow, type NoticeRow, type RecipientRow } from '../sqlite/rows.js';
 import { SQL } from './sql.js';
 import { firstIdAt } from '../ids.js';
 
@@ -55,13 +55,14 @@ export class PostgresQueries {
   }
 
   async get(messageId: string): Promise<MessageDetail | null> {
-    const [message, recipients, attempts] = await Promise.all([
+    const [message, recipients, attempts, notices] = await Promise.all([
       this.pool.query<MessageRow>(SQL.selectMessage, [messageId]),
       this.pool.query<RecipientRow>(SQL.selectRecipients, [messageId]),
       this.pool.query<AttemptRow>(SQL.selectAttempts, [messageId]),
+      this.pool.query<NoticeRow>(SQL.selectNotices, [messageId]),
     ]);
     const row = message.rows[0];
-    return row ? toDetail(row, recipients.rows, attempts.rows) : null;
+    return row ? toDetail(row, recipients.rows, attempts.rows, notices.rows) : null;
   }
 
   async countByState(): Promise<Record<State, number>> {

@@ -10,9 +10,9 @@ const FINAL = `('delivered', 'failed', 'bounced', 'cancelled')`;
 /** Messages and their recipients for a batch of accepts; body chunks are added per batch (see acceptWithBodies). */
 const ACCEPT_HEAD = `WITH m AS (
     INSERT INTO messages (id, received_at, listener, client_address, client_helo, tls, app, mail_from, mail_params, size, sha256,
-      received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header)
+      received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header, subject)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-      $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[], $19::text[])
+      $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[], $19::text[], $26::text[])
     RETURNING id
   ), r AS (
     INSERT INTO recipients (message_id, idx, address, params, state, updated_at)
@@ -21,7 +21,7 @@ const ACCEPT_HEAD = `WITH m AS (
   ), u AS (
     DELETE FROM body_uploads WHERE message_id = ANY($1::text[]) RETURNING 1
   )`;
-export const ACCEPT_PARAMS = 25;
+export const ACCEPT_PARAMS = 26;
 
 /**
  * The accept statement for a batch whose bodies' last chunks are `tails` rows of VALUES:
@@ -37,7 +37,7 @@ export function acceptWithBodies(tails: number): string {
 }
 
 export const SQL = {
-  setKind: `UPDATE messages SET kind = $1 WHERE id = $2`,
+  setKind: `UPDATE messages SET kind = $1, about = $3 WHERE id = $2`,
   oldestWaiting: `SELECT min(received_at) AS at FROM messages WHERE state IN ('queued', 'deferred', 'held')`,
   markReports: `UPDATE recipients r SET reported = CASE WHEN x.mark = 'final' THEN 'reported' ELSE r.reported END,
       warned_at = coalesce(r.warned_at, $1::bigint)
@@ -133,6 +133,7 @@ export const SQL = {
     DELETE FROM body_chunks WHERE message_id IN (SELECT message_id FROM gone)`,
 
   selectMessage: `SELECT * FROM messages WHERE id = $1`,
+  selectNotices: `SELECT id, kind, state, received_at FROM messages WHERE about = $1 ORDER BY id`,
   lockMessage: `SELECT * FROM messages WHERE id = $1 FOR UPDATE`,
   selectRecipients: `SELECT * FROM recipients WHERE message_id = $1 ORDER BY idx`,
   selectAttempts: `SELECT * FROM attempts WHERE message_id = $1 ORDER BY id`,

@@ -187,7 +187,7 @@ export class PostgresStore implements Store {
       await transaction(this.pool, async (client) => {
         if (notice && body) {
           await writeAccepts(client, [{ message: notice.message, body }]);
-          await client.query(SQL.setKind, [notice.kind, notice.message.id]);
+          await client.query(SQL.setKind, [notice.kind, notice.message.id, notice.about ?? null]);
         }
         if (marks.length) {
           const { rowCount } = await client.query(SQL.markReports, [now, marks.map((m) => m.messageId), marks.map((m) => m.idx), marks.map((m) => m.mark)]);

@@ -232,6 +232,11 @@ export const MIGRATIONS: string[] = [
     problem TEXT
   );
   `,
+  /* 15: the Subject as read at the door (the console's queue shows it), and the message a DSN or notification reports on */ `
+  ALTER TABLE messages ADD COLUMN subject TEXT;
+  ALTER TABLE messages ADD COLUMN about TEXT;
+  CREATE INDEX messages_about ON messages (about) WHERE about IS NOT NULL;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

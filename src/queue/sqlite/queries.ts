@@ -7,19 +7,21 @@ import { activityBuckets } from '../activity.js';
 import { firstIdAt } from '../ids.js';
 import { State } from '../states.js';
 import type { ActivityBucket, ListQuery, MessageDetail, MessageSummary } from '../store.js';
-import { toDetail, toSummary, type AttemptRow, type MessageRow, type RecipientRow } from './rows.js';
+import { toDetail, toSummary, type AttemptRow, type MessageRow, type NoticeRow, type RecipientRow } from './rows.js';
 import { SQL } from './sql.js';
 
 export class SqliteQueries {
   private readonly selectMessage: Database.Statement;
   private readonly selectRecipients: Database.Statement;
   private readonly selectAttempts: Database.Statement;
+  private readonly selectNotices: Database.Statement;
   private readonly countStates: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.selectMessage = db.prepare(SQL.selectMessage);
     this.selectRecipients = db.prepare(SQL.selectRecipients);
     this.selectAttempts = db.prepare(SQL.selectAttempts);
+    this.selectNotices = db.prepare(SQL.selectNotices);
     this.countStates = db.prepare(SQL.countByState);
   }
 
@@ -66,7 +68,7 @@ export class SqliteQueries {
     if (!row) return null;
     const recipients = this.selectRecipients.all(messageId) as RecipientRow[];
     const attempts = this.selectAttempts.all(messageId) as AttemptRow[];
-    return toDetail(row, recipients, attempts);
+    return toDetail(row, recipients, attempts, this.selectNotices.all(messageId) as NoticeRow[]);
   }
 
   async countByState(): Promise<Record<State, number>> {

@@ -26,6 +26,15 @@ export interface MessageRow {
   updated_at: number;
   kind: MessageKind;
   message_id_header: string | null;
+  subject: string | null;
+  about: string | null;
+}
+
+export interface NoticeRow {
+  id: string;
+  kind: MessageKind;
+  state: State;
+  received_at: number;
 }
 
 export interface RecipientRow {
@@ -81,10 +90,11 @@ export function toSummary(row: MessageRow, recipients: string[]): MessageSummary
     attemptCount: row.attempt_count,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
+    subject: row.subject,
   };
 }
 
-export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: AttemptRow[]): MessageDetail {
+export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: AttemptRow[], notices: NoticeRow[]): MessageDetail {
   return {
     ...toSummary(
       row,
@@ -130,5 +140,7 @@ export function toDetail(row: MessageRow, recipients: RecipientRow[], attempts: 
         fix: a.fix,
       }),
     ),
+    about: row.about,
+    notices: notices.map((n) => ({ id: n.id, kind: n.kind, state: n.state, receivedAt: n.received_at })),
   };
 }

@@ -8,12 +8,12 @@ const PENDING = `('queued', 'deferred')`;
 
 export const SQL = {
   insertMessage: `INSERT INTO messages (id, received_at, listener, client_address, client_helo, tls, app, mail_from, mail_params,
-      size, sha256, body_file, received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header)
+      size, sha256, body_file, received_header, state, next_attempt_at, expires_at, lease_owner, lease_until, updated_at, message_id_header, subject)
     VALUES (@id, @received_at, @listener, @client_address, @client_helo, @tls, @app, @mail_from, @mail_params,
-      @size, @sha256, @body_file, @received_header, @state, @next_attempt_at, @expires_at, @lease_owner, @lease_until, @updated_at, @message_id_header)`,
+      @size, @sha256, @body_file, @received_header, @state, @next_attempt_at, @expires_at, @lease_owner, @lease_until, @updated_at, @message_id_header, @subject)`,
   insertBody: `INSERT INTO bodies (message_id, data) VALUES (?, ?)`,
   insertRecipient: `INSERT INTO recipients (message_id, idx, address, params, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-  setKind: `UPDATE messages SET kind = ? WHERE id = ?`,
+  setKind: `UPDATE messages SET kind = ?, about = ? WHERE id = ?`,
   oldestWaiting: `SELECT min(received_at) AS at FROM messages WHERE state IN ('queued', 'deferred', 'held')`,
   markReported: `UPDATE recipients SET reported = 'reported', warned_at = coalesce(warned_at, ?) WHERE message_id = ? AND idx = ? AND reported IS NULL`,
   markWarned: `UPDATE recipients SET warned_at = ? WHERE message_id = ? AND idx = ? AND warned_at IS NULL AND reported IS NULL`,
@@ -56,6 +56,7 @@ export const SQL = {
   deleteMessage: `DELETE FROM messages WHERE id = ?`,
 
   selectMessage: `SELECT * FROM messages WHERE id = ?`,
+  selectNotices: `SELECT id, kind, state, received_at FROM messages WHERE about = ? ORDER BY id`,
   selectRecipients: `SELECT * FROM recipients WHERE message_id = ? ORDER BY idx`,
   moveRecipient: `UPDATE recipients SET state = ?, diagnosis = coalesce(?, diagnosis), retry_at = NULL, updated_at = ?
     WHERE message_id = ? AND idx = ?`,

@@ -125,6 +125,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
       lease_until: lease?.until ?? null,
       updated_at: message.receivedAt,
       message_id_header: message.messageIdHeader ?? null,
+      subject: message.subject ?? null,
     });
     if (body.inline) this.sql.insertBody.run(message.id, body.inline);
     message.recipients.forEach((recipient, idx) =>
@@ -147,7 +148,7 @@ export class SqliteStore extends SqliteSharedStore implements Store {
       await this.commits.run(() => {
         if (notice && body) {
           this.insertAccepted(notice.message, body);
-          this.sql.setKind.run(notice.kind, notice.message.id);
+          this.sql.setKind.run(notice.kind, notice.about ?? null, notice.message.id);
         }
         for (const m of marks) {
           // Marked already: another process reported it first, and this notice must not be sent too.

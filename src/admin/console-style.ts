@@ -24,7 +24,7 @@ button.link { background: none; border: none; color: #fff; text-decoration: unde
 input, select { font: inherit; padding: .3rem .4rem; border: 1px solid var(--line); border-radius: 4px; max-width: 100%; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid currentColor; white-space: nowrap; }
 .badge-delivered, .badge-ok, .badge-OK { color: var(--ok); }
-.badge-failed, .badge-held, .badge-expired, .badge-route-broken, .badge-permanent { color: var(--bad); }
+.badge-failed, .badge-bounced, .badge-held, .badge-expired, .badge-route-broken, .badge-permanent { color: var(--bad); }
 .badge-deferred, .badge-degraded, .badge-paused, .badge-transient, .badge-in-7-days, .badge-in-30-days { color: var(--warn); }
 .badge-queued, .badge-sending, .badge-cancelled, .badge-kind { color: var(--info); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }

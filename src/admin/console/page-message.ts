@@ -11,7 +11,7 @@ import { follow } from './live.js';
 import type { Attempt, MessageView, Reply } from './types.js';
 
 const reply = (r: Reply | null) => (r ? [r.code, r.enhanced, r.text].filter((x) => x !== null && x !== '').join(' ') : '');
-const FINAL = ['delivered', 'failed', 'cancelled'];
+const FINAL = ['delivered', 'failed', 'bounced', 'cancelled'];
 const MICROSOFT = ['graph', 'smtp-oauth', 'smtp-basic', 'direct-send', 'connector'];
 
 /** Where a transport hands the message to Microsoft 365 (or, for the others, to whom). */
@@ -82,8 +82,8 @@ function paths(m: MessageView): HTMLElement[] {
           MICROSOFT.includes(last?.transport ?? 'graph') ? 'Microsoft 365' : 'Upstream',
           last ? (ENDPOINTS[last.transport] ?? last.transport) : 'not reached yet',
           last ? when(last.startedAt + last.durationMs) : null,
-          last ? h('span', {}, badge(last.verdict), last.reply?.code ? ` ${[last.reply.code, last.reply.enhanced].filter(Boolean).join(' ')}` : '', ` in ${last.durationMs} ms`) : (waiting ?? '–'),
-          last ? tone(last.verdict) : 'wait',
+          last ? h('span', {}, badge(last.verdict), last.reply?.code ? ` ${[last.reply.code, last.reply.enhanced].filter(Boolean).join(' ')}` : '', ` in ${last.durationMs} ms`, state === 'bounced' ? h('span', {}, ', then ', badge('bounced')) : '') : (waiting ?? '–'),
+          last ? tone(state === 'bounced' ? state : last.verdict) : 'wait',
         ),
       ),
     );
@@ -141,7 +141,8 @@ function outcomes(m: MessageView): Outcome[] {
   const found = new Map<string, Outcome>();
   for (const r of m.recipientDetails) {
     const last = m.attempts.filter((a) => a.recipientIdx === r.idx).at(-1);
-    const o = last ? { verdict: last.verdict, reply: last.reply, diagnosis: last.diagnosis, fix: last.fix } : { verdict: r.verdict ?? r.state, reply: r.reply, diagnosis: r.diagnosis, fix: null };
+    // A bounce comes after the attempt that delivered: Microsoft's non-delivery report has the last word.
+    const o = r.state === 'bounced' ? { verdict: 'bounced', reply: r.reply, diagnosis: r.diagnosis, fix: null } : last ? { verdict: last.verdict, reply: last.reply, diagnosis: last.diagnosis, fix: last.fix } : { verdict: r.verdict ?? r.state, reply: r.reply, diagnosis: r.diagnosis, fix: null };
     if (!o.reply && !o.diagnosis && !o.fix) continue;
     const key = JSON.stringify([o.verdict, reply(o.reply), o.diagnosis, o.fix]);
     const seen = found.get(key);
@@ -189,7 +190,7 @@ export async function messagePage(main: HTMLElement, id: string, go: (url: strin
         admin ? h('a', { class: 'button', href: `/api/messages/${m.id}/eml`, download: `${m.id}.eml` }, 'Download .eml') : null,
         status,
       ),
-      h('section', {}, h('h2', {}, 'Path'), ...paths(m)),
+      h('section', {}, h('h2', {}, 'Path'), ...paths(m), m.bounceNote ? h('p', { class: 'bounce-note muted' }, m.bounceNote) : null),
       said.length
         ? h(
             'section',

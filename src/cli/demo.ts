@@ -80,6 +80,9 @@ function demoRouteOf(tenant: Tenant, record: DemoRecord): RouteConfig | string {
     // with the original From as Reply-To, the way most real installations are configured, rather
     // than granting Send As in the demo tenant on addresses no real tenant would grant it on.
     sender: { allowed: [], rewriteEnvelope: true, rewriteFrom: 'when-not-allowed' },
+    // The sandbox writes its non-delivery reports at once; a newcomer trying an unknown address
+    // should see the bounce within the minute, not after a real tenant's five.
+    bounces: { every: '20s' },
   });
 }
 

@@ -34,15 +34,20 @@ function transportOf(route: string, config: RouteConfig, ctx: TransportContext):
   }
 }
 
-/** The demo route's outcomes name no key of a relay365.yaml that does not exist (config/demo-route.ts). */
+/**
+ * The demo route's outcomes name no key of a relay365.yaml that does not exist (config/demo-route.ts).
+ * Everything else is the transport's own (its mailbox for bounces, its pacing): a proxy, so that what a
+ * transport gains later is not lost here.
+ */
 function inDemoTerms(transport: Transport): Transport {
-  return {
-    route: transport.route,
-    kind: transport.kind,
-    ...(transport.pacing ? { pacing: transport.pacing } : {}),
-    ...(transport.warnings ? { warnings: transport.warnings.map(inDemoWords) } : {}),
-    deliver: async (job) => new Map([...(await transport.deliver(job))].map(([idx, o]) => [idx, { ...o, diagnosis: inDemoWords(o.diagnosis), fix: o.fix === null ? null : demoFix(o.fix) }])),
-    ...(transport.closeConnection ? { closeConnection: (slot: number) => transport.closeConnection!(slot) } : {}),
-    close: () => transport.close(),
-  };
+  const deliver: Transport['deliver'] = async (job) =>
+    new Map([...(await transport.deliver(job))].map(([idx, o]) => [idx, { ...o, diagnosis: inDemoWords(o.diagnosis), fix: o.fix === null ? null : demoFix(o.fix) }]));
+  return new Proxy(transport, {
+    get(target, key) {
+      if (key === 'deliver') return deliver;
+      if (key === 'warnings') return target.warnings?.map(inDemoWords);
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -3,9 +3,11 @@
  * in a fresh folder starts the Microsoft 365 sandbox and delivers into it through the demo route
  * `sandbox`; every other command sees that same route.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../admin/helpers.js';
@@ -37,9 +39,9 @@ describe('npm start with no config: the demo route, which every command sees', (
   afterAll(() => void relay?.child.kill('SIGTERM'));
 
   it('delivers app@contoso.example to alice@contoso.example into her sandbox mailbox, as the relay mailbox with Reply-To the app', async () => {
-    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: relay.port, ignoreTLS: true, logger: false });
-    const sent = await mailer.sendMail({ from: 'app@contoso.example', to: 'alice@contoso.example', subject: 'first ten minutes', text: 'hello' });
-    const id = /queued as (\S+)/.exec(sent.response)?.[1] as string;
+    // The README's line, as a newcomer types it (only the port differs).
+    const { stdout: said } = await promisify(execFile)('swaks', ['-s', `127.0.0.1:${relay.port}`, '-f', 'app@contoso.example', '-t', 'alice@contoso.example', '--header', 'Subject: first ten minutes']);
+    const id = /queued as (\S+)/.exec(said)?.[1] as string;
     const show = async () => JSON.parse((await runCli(dir, ['queue', 'show', id, '--json'])).stdout) as { state: string };
     await until(async () => ['delivered', 'failed'].includes((await show()).state), 15_000, () => 'not delivered');
     expect((await show()).state).toBe('delivered');
@@ -54,6 +56,17 @@ describe('npm start with no config: the demo route, which every command sees', (
     expect(raw).toMatch(/^Reply-To: app@contoso\.example$/im);
     expect(raw).toContain('Subject: first ten minutes');
   }, 30_000);
+
+  it('hears of the bounce of an address the demo tenant does not have, and queue show says so', async () => {
+    const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: relay.port, ignoreTLS: true, logger: false });
+    const sent = await mailer.sendMail({ from: 'app@contoso.example', to: 'ghost@contoso.example', subject: 'to nobody', text: 'x' });
+    const id = /queued as (\S+)/.exec(sent.response)?.[1] as string;
+    const show = async () => JSON.parse((await runCli(dir, ['queue', 'show', id, '--json'])).stdout) as { state: string; bounceNote: string | null };
+    // Graph accepts it (202); the demo route reads the mailbox's reports every 20 s.
+    await until(async () => (await show()).state === 'bounced', 60_000, () => 'not bounced');
+    expect((await show()).bounceNote).toBeNull();
+    expect((await runCli(dir, ['queue', 'show', id])).stdout).toMatch(/<ghost@contoso\.example>  bounced via sandbox  550 5\.1\.10/);
+  }, 75_000);
 
   it("names no key of a relay365.yaml that does not exist when Microsoft refuses the demo route's message", async () => {
     const { origin, caPath } = JSON.parse(readFileSync(join(dir, 'data', 'sandbox', 'demo-route.json'), 'utf8')) as { origin: string; caPath: string };

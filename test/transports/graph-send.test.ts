@@ -18,7 +18,7 @@ describe('a small message: one sendMail with the MIME message', () => {
     expect([...result.keys()]).toEqual([0, 1]);
     const delivered = result.get(0)!;
     expect(delivered).toMatchObject({ verdict: 'delivered', reply: { code: 202, enhanced: null, text: 'Accepted' }, fix: null, retryAt: null });
-    expect(delivered.diagnosis).toMatch(/^Accepted by Microsoft Graph \(202\) for relay@contoso\.example: sendMail with the MIME message \(0\.0 MB\); 1 recipient not in To\/Cc sent as Bcc\.$/);
+    expect(delivered.diagnosis).toMatch(/^Accepted by Microsoft Graph \(202\) for relay@contoso\.example: sendMail with the MIME message \(1 KB\); 1 recipient not in To\/Cc sent as Bcc\.$/);
     expect(result.get(1)).toEqual(delivered);
 
     const graph = await eventsSince(t, since, 'graph');

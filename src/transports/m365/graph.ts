@@ -34,7 +34,8 @@ import { routeWarnings } from '../warnings.js';
 
 const REQUEST_TIMEOUT_MS = 5 * 60_000;
 const MB = 1024 * 1024;
-const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
+// A small message in KB: "0.0 MB" reads as empty.
+const mb = (bytes: number) => (bytes < MB ? `${Math.max(1, Math.ceil(bytes / 1024))} KB` : `${(bytes / MB).toFixed(1)} MB`);
 
 export class GraphTransport implements Transport {
   readonly kind = 'graph';

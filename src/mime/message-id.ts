@@ -17,7 +17,7 @@ export function messageIdOf(value: string): string | null {
 }
 
 export class MessageIdTap extends Transform {
-  /** The Message-ID the message now carries; set once the header block has passed. */
+  /** The Message-ID the message now carries; set once the header block has passed (null: a message without headers). */
   messageId: string | null = null;
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -50,6 +50,14 @@ export class MessageIdTap extends Transform {
 
   private decide(headerBlock: Buffer | null): void {
     this.decided = true;
+    // A message whose first line is no header field has no header section to add to: it goes as
+    // received (the relay never rewrites what it cannot read), and its bounces cannot be matched.
+    const first = Buffer.concat(this.held).subarray(0, 1000).toString('latin1');
+    if (first.length > 0 && !/^(?:\r?\n|[\x21-\x39\x3b-\x7e]+[ \t]*:)/.test(first)) {
+      for (const b of this.held) this.push(b);
+      this.held = [];
+      return;
+    }
     const found = headerBlock && headerBlock.length > 0 ? messageIdOf(new Headers(headerBlock).getFirst('message-id')) : null;
     this.messageId = found ?? this.fresh;
     if (!found) this.push(Buffer.from(`Message-ID: ${this.fresh}\r\n`));

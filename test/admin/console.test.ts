@@ -87,7 +87,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const app = { tenant: DEMO.tenantId, clientId: DEMO.appOnly.clientId, clientSecret: DEMO.appOnly.secret, authorityHost: t.sandbox.urls.login };
   relay = await startTestRelay({
-    routes: { m365: { transport: 'graph', mailbox: DEMO.relay.address, credentials: app, endpoint: t.sandbox.urls.graph, ca: [t.sandbox.caPath] } },
+    // Bounces read every 2 s: the bounced message's page needs no long wait.
+    routes: { m365: { transport: 'graph', mailbox: DEMO.relay.address, credentials: app, endpoint: t.sandbox.urls.graph, ca: [t.sandbox.caPath], bounces: { every: '2s' } } },
     admin: {
       host: '127.0.0.1',
       port: 0,
@@ -259,6 +260,24 @@ describe('the admin console in Chromium', () => {
     await page.getByRole('heading', { name: new RegExp(`Message ${failed}`) }).waitFor();
     expect(await page.getByRole('heading', { level: 1 }).locator('.badge').textContent()).toBe('delivered');
     await shot('message-retried');
+  });
+
+  it("shows a recipient Microsoft 365 returned after delivery as bounced, in the report's words, once", async () => {
+    const ghost = await submit(DEMO.relay.address, 'ghost@contoso.example', 'To nobody');
+    await until(async () => (await stateOf(ghost)) === 'bounced', 20_000, () => 'the message to ghost@ was not bounced');
+    await page.goto(`${base}/messages/${ghost}`);
+    await page.getByRole('heading', { name: new RegExp(`Message ${ghost}`) }).waitFor();
+    expect(await page.getByRole('heading', { level: 1 }).locator('.badge').textContent()).toBe('bounced');
+    const said = (await page.locator('.what-happened').textContent())!;
+    expect(said).toContain("Microsoft 365's non-delivery report: 550 5.1.10");
+    expect(said).toMatch(/Diagnosis: Microsoft 365 accepted the message, then returned it/);
+    const words = (await relay.relay.store.get(ghost))!.recipientDetails[0]!.reply!.text;
+    expect(words).toMatch(/RecipientNotFound/);
+    expect(said.split(words).length - 1, "the report's words").toBe(1);
+    const microsoft = page.locator('ol.path > li').nth(3);
+    expect(await microsoft.textContent()).toMatch(/delivered.*then\s*bounced/);
+    expect(await microsoft.locator('.step-bad').count()).toBe(1);
+    await shot('message-bounced', [600, 4000]);
   });
 
   it('sends a test mail from the routes page and shows it delivered, live', async () => {

@@ -88,6 +88,9 @@ describe('npm pack and a global install', () => {
   it('opens its SQLite store (better-sqlite3 was built by its install script)', async () => {
     const dir = tempDir('relay365-installed-');
     writeFileSync(join(dir, 'relay365.yaml'), 'routes:\n  keep:\n    transport: capture\n');
+    // Pausing a route is a command that may create the store (before the first start); listing then reads it.
+    const paused = await run(relay365, ['route', 'pause', 'keep'], { cwd: dir });
+    expect(paused.code, paused.stderr).toBe(0);
     const out = await run(relay365, ['queue', 'list'], { cwd: dir });
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain('no messages');

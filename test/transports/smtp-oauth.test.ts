@@ -153,7 +153,7 @@ describe('smtp-oauth', () => {
     const result = only(await oauth({}, { scopes: ['https://graph.microsoft.com/.default'] }).deliver(jobFor({ from: RELAY, to: [DEMO.alice.address] })));
     expect(result.verdict).toBe('route-broken');
     expect(result.diagnosis).toBe(
-      `${DIAGNOSIS_5_7_3} The token is for https://graph.microsoft.com, not https://outlook.office365.com (scope https://outlook.office365.com/.default). The token carries no SMTP.SendAsApp role (roles: Mail.Send): the permission or its admin consent is missing.`,
+      `${DIAGNOSIS_5_7_3} The token is for https://graph.microsoft.com, not https://outlook.office365.com (scope https://outlook.office365.com/.default). The token carries no SMTP.SendAsApp role (roles: Mail.Send, Mail.Read): the permission or its admin consent is missing.`,
     );
   });
 

@@ -38,6 +38,8 @@ async function render(): Promise<void> {
     session.role === 'read-only' ? h('span', { class: 'muted' }, ' (read-only)') : '',
     ' ',
     h('button', { type: 'button', class: 'link', onclick: async () => {
+      // The page's live stream and timers go first: one that asked after the sign-out would be refused.
+      stopFollowing();
       await api('POST', '/api/logout');
       go('/login');
     } }, 'Sign out'),

@@ -202,7 +202,7 @@ export async function messagePage(main: HTMLElement, id: string, go: (url: strin
                 'div',
                 { class: `outcome verdict-${o.verdict}` },
                 h('p', {}, badge(o.verdict), ` for ${o.to.join(', ')}`),
-                o.reply ? h('div', { class: 'upstream' }, h('span', { class: 'label' }, upstream(transport)), reply(o.reply)) : null,
+                o.reply ? h('div', { class: 'upstream' }, h('span', { class: 'label' }, o.verdict === 'bounced' ? "Microsoft 365's non-delivery report: " : upstream(transport)), reply(o.reply)) : null,
                 o.diagnosis ? h('p', { class: 'diagnosis' }, h('span', { class: 'label' }, 'Diagnosis: '), withoutReply(o.diagnosis, o.reply)) : null,
                 o.fix ? fixBlock(o.fix) : null,
               );

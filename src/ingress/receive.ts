@@ -14,8 +14,7 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import type { DeliveryIntake } from '../delivery/scheduler.js';
 import { fromHeaderStream, type Originators } from '../mime/from-header.js';
-import { MessageIdTap } from '../mime/message-id.js';
-import { watchSubject } from '../mime/subject.js';
+import { HeaderTap } from '../mime/header-tap.js';
 import type { App } from '../policy/apps.js';
 import type { Door, Refusal, SizeLimit } from '../policy/door.js';
 import { newMessageId } from '../queue/ids.js';
@@ -61,10 +60,9 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
   const headers = deps.door.readsFrom(app)
     ? fromHeaderStream({ onOriginators: (found) => (originators = found), rewriteTo: rewrite?.from ? rewrite.to : undefined })
     : null;
-  const messageId = new MessageIdTap(`<${id}@${deps.hostname}>`);
-  const subject = watchSubject(guard);
+  const tap = new HeaderTap(`<${id}@${deps.hostname}>`);
   try {
-    await pump(stream, gate, guard, headers, messageId, writer);
+    await pump(stream, gate, guard, headers, tap, writer);
     if (guard.violation) {
       await writer.abort();
       log.info({ client: session.remoteAddress, violation: guard.violation }, 'refused: bare line ending in DATA');
@@ -107,9 +105,9 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
             recipients: recipients.map((r) => r.address),
             date: new Date(receivedAt),
           }),
-          messageIdHeader: messageId.messageId,
+          messageIdHeader: tap.messageId,
           expiresAt: receivedAt + deps.lifetimeMs,
-          subject: subject.subject(),
+          subject: tap.subject,
         },
         body,
         lease ?? undefined,
@@ -144,19 +142,19 @@ export async function receive(stream: IncomingData, session: IncomingSession, ap
  * finished or anything failed. (stream.pipeline does the same but allocates an AbortController
  * per call, which shows on the accept path; the client going away mid-DATA destroys `stream`.)
  */
-function pump(stream: IncomingData, gate: Transform, guard: Transform, from: { input: Transform; output: Transform } | null, messageId: Transform, writer: Writable): Promise<void> {
+function pump(stream: IncomingData, gate: Transform, guard: Transform, from: { input: Transform; output: Transform } | null, tap: Transform, writer: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error | null | undefined) => reject(err ?? new Error('the client went away during DATA'));
     stream.once('error', fail);
     stream.once('close', () => {
       if (!stream.readableEnded) fail(null);
     });
-    for (const stage of [gate, guard, from?.input, from?.output, messageId]) stage?.once('error', fail);
+    for (const stage of [gate, guard, from?.input, from?.output, tap]) stage?.once('error', fail);
     writer.once('error', fail);
     writer.once('finish', () => resolve());
     stream.pipe(gate).pipe(guard);
     const last = from ? (guard.pipe(from.input), from.output) : guard;
-    last.pipe(messageId).pipe(writer);
+    last.pipe(tap).pipe(writer);
   });
 }
 

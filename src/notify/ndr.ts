@@ -6,7 +6,7 @@
  * Message-ID; Exchange also names it in In-Reply-To and References.
  */
 import { simpleParser, type Attachment } from 'mailparser';
-import { messageIdOf } from '../mime/message-id.js';
+import { messageIdOf } from '../mime/header-tap.js';
 
 export interface ReportedRecipient {
   /** Final-Recipient's address, lower case. */

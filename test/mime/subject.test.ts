@@ -1,7 +1,8 @@
-/** The Subject read at the door: folded, encoded (RFC 2047) and 8-bit subjects, and a stream watched without being changed. */
+/** What the door reads in the header block: folded, encoded (RFC 2047) and 8-bit subjects, and the Message-ID, from a stream split anywhere. */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { subjectOf, watchSubject } from '../../src/mime/subject.js';
+import { HeaderTap } from '../../src/mime/header-tap.js';
+import { subjectOf } from '../../src/mime/subject.js';
 
 describe('the Subject at the door', () => {
   it('unfolds and decodes encoded words in any charset', () => {
@@ -12,23 +13,35 @@ describe('the Subject at the door', () => {
     expect(subjectOf('Subject:   \r\n')).toBeNull();
   });
 
-  it('reads it from a stream split anywhere, and passes every byte on', async () => {
-    const stream = new PassThrough();
-    const watched = watchSubject(stream);
+  const through = async (message: string, step = 7) => {
+    const tap = new HeaderTap('<fresh@relay.test>');
     const out: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => out.push(chunk));
-    const message = 'From: a@b\r\nSubject: =?utf-8?q?Payslip_November?=\r\n\r\nbody\r\nSubject: not the body\r\n';
-    for (let i = 0; i < message.length; i += 7) stream.write(message.slice(i, i + 7));
-    stream.end();
-    await new Promise((resolve) => stream.on('end', resolve));
-    expect(watched.subject()).toBe('Payslip November');
-    expect(Buffer.concat(out).toString()).toBe(message);
+    tap.on('data', (chunk: Buffer) => out.push(chunk));
+    const ended = new Promise((resolve) => tap.on('end', resolve));
+    for (let i = 0; i < message.length; i += step) tap.write(message.slice(i, i + step));
+    tap.end();
+    await ended;
+    return { tap, out: Buffer.concat(out).toString() };
+  };
+
+  it('reads the Subject and the Message-ID from a stream split anywhere, and passes every byte on', async () => {
+    const message = 'From: a@b\r\nSubject: =?utf-8?q?Payslip_November?=\r\nMessage-ID: <m1@app.test>\r\n\r\nbody\r\nSubject: not the body\r\n';
+    const { tap, out } = await through(message);
+    expect(tap.subject).toBe('Payslip November');
+    expect(tap.messageId).toBe('<m1@app.test>');
+    expect(out).toBe(message);
   });
 
-  it('reads a message that is headers only', () => {
-    const stream = new PassThrough();
-    const watched = watchSubject(stream);
-    stream.write('Subject: no body\r\n');
-    expect(watched.subject()).toBe('no body');
+  it('adds a Message-ID on top when the app sent none, also to a message that is headers only', async () => {
+    const { tap, out } = await through('Subject: no body\r\n');
+    expect(tap.subject).toBe('no body');
+    expect(tap.messageId).toBe('<fresh@relay.test>');
+    expect(out).toBe('Message-ID: <fresh@relay.test>\r\nSubject: no body\r\n');
+  });
+
+  it('passes a message without headers on as it came, with neither', async () => {
+    const { tap, out } = await through('no headers at all, just text\r\n');
+    expect([tap.subject, tap.messageId]).toEqual([null, null]);
+    expect(out).toBe('no headers at all, just text\r\n');
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The Message-ID a message is delivered with, known at the door: the app's own, or one relay365
+ * What the door reads in a message's header block, read once as it streams past: the Subject
+ * (for the queue's list) and the Message-ID the message is delivered with, known at the door: the app's own, or one relay365
  * adds when the app sent none (RFC 5322 wants one; Exchange would invent its own, and then its
  * non-delivery reports could not be led back to the message). Only the root header block is
  * held back while it is read (with mailsplit's header parser); the rest streams through. A new
@@ -7,6 +8,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { Headers } from '@zone-eu/mailsplit';
+import { subjectOf } from './subject.js';
 
 /** Headers longer than Exchange accepts (256 KB) are not searched further: the message gets its own id. */
 const MAX_HEADER_BYTES = 256 * 1024;
@@ -16,9 +18,11 @@ export function messageIdOf(value: string): string | null {
   return /<[^<>\s]+>/.exec(value)?.[0] ?? null;
 }
 
-export class MessageIdTap extends Transform {
+export class HeaderTap extends Transform {
   /** The Message-ID the message now carries; set once the header block has passed (null: a message without headers). */
   messageId: string | null = null;
+  /** Its Subject, decoded; null when it has none (or no headers). */
+  subject: string | null = null;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private decided = false;
@@ -59,6 +63,7 @@ export class MessageIdTap extends Transform {
       return;
     }
     const found = headerBlock && headerBlock.length > 0 ? messageIdOf(new Headers(headerBlock).getFirst('message-id')) : null;
+    this.subject = subjectOf((headerBlock ?? Buffer.concat(this.held).subarray(0, MAX_HEADER_BYTES)).toString('binary'));
     this.messageId = found ?? this.fresh;
     if (!found) this.push(Buffer.from(`Message-ID: ${this.fresh}\r\n`));
     for (const b of this.held) this.push(b);
